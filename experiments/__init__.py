@@ -1,0 +1,1 @@
+"""Entry points (`python -m experiments.run`) and the Hydra side of the project."""

@@ -1,0 +1,63 @@
+"""The environment and agent contracts (DESIGN.md §2): pure functions over pytrees.
+
+Implementations are frozen dataclasses holding static structure only (sizes, choice of model);
+every numeric knob lives in a `params` pytree so it can be traced and vmapped. The key is
+always the first argument and is never reused.
+"""
+
+from typing import Any, ClassVar, Protocol
+
+import jax
+
+from recsim.types import ActInfo, EnvSpec, Feedback, Observation, Truth
+
+PyTree = Any
+
+
+class Env(Protocol):
+    """A simulated user population and catalogue."""
+
+    spec: EnvSpec
+
+    def init(self, key: jax.Array, params: PyTree) -> PyTree:
+        """Samples the hidden world (preferences, items) and returns the initial state."""
+
+    def observe(self, key: jax.Array, state: PyTree, params: PyTree) -> Observation:
+        """The users arriving this step and what the agent may see of them and the items."""
+
+    def step(
+        self, key: jax.Array, state: PyTree, obs: Observation, slates: jax.Array, params: PyTree
+    ) -> tuple[PyTree, Feedback]:
+        """Shows `slates` [U, k] to the arriving users; returns the new state and the clicks."""
+
+    def truth(self, state: PyTree, obs: Observation, params: PyTree) -> Truth:
+        """True click probabilities of every item for each arriving user."""
+
+
+class Agent(Protocol):
+    """A recommender. Built for one `EnvSpec` by its factory, so shapes are known statically.
+
+    `uses_truth` is a static flag: only an agent that declares it (the oracle) is handed the
+    `Truth` as a fifth argument of `act`; no learner can see it by accident.
+    """
+
+    uses_truth: ClassVar[bool]
+
+    def init(self, key: jax.Array, params: PyTree) -> PyTree:
+        """The initial agent state."""
+
+    def act(
+        self, key: jax.Array, state: PyTree, obs: Observation, params: PyTree, *truth: Truth
+    ) -> tuple[jax.Array, ActInfo]:
+        """Slates [U, k] of distinct item ids for the arriving users, and what it knew."""
+
+    def update(
+        self,
+        key: jax.Array,
+        state: PyTree,
+        obs: Observation,
+        slates: jax.Array,
+        feedback: Feedback,
+        params: PyTree,
+    ) -> PyTree:
+        """Learns from the feedback to the slates it chose."""

@@ -1,0 +1,176 @@
+"""The compiled agent–environment loop (DESIGN.md §2, §7), in the style of purejaxrl.
+
+One simulation is a `lax.scan` over logging windows, each a `lax.scan` over `log_every` steps;
+a chunk of windows is one jitted call, `vmap`ped over simulations (seeds, and later grid
+points). The horizon is run chunk by chunk from Python, so the chunk function is traced and
+compiled once per run; the carry is donated between chunks.
+
+Per step t of simulation s (keys from `recsim.keys`):
+
+    obs      = env.observe(users_t, env_state)
+    truth    = env.truth(env_state, obs)                      # metrics (and the oracle) only
+    slates   = agent.act(agent_t0, agent_state, obs)          # [U, k]
+    env_state, feedback = env.step(clicks_t, env_state, obs, slates)
+    agent_state = agent.update(agent_t1, agent_state, obs, slates, feedback)
+"""
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from recsim import keys as keylib
+from recsim import tracking
+from recsim.contracts import Agent, Env
+
+PyTree = Any
+
+
+class SimParams(NamedTuple):
+    """All traced knobs of one simulation."""
+
+    env: PyTree
+    agent: PyTree
+
+
+class SimCarry(NamedTuple):
+    """Everything that one simulation carries from step to step."""
+
+    keys: keylib.SimKeys
+    step: jax.Array  # [] int32: steps completed so far
+    env_state: PyTree
+    agent_state: PyTree
+    totals: tracking.Totals
+
+
+@dataclasses.dataclass(frozen=True)
+class Simulation:
+    """Builds the init and chunk functions of one experiment (static structure only)."""
+
+    env: Env
+    agent: Agent
+    log_every: int
+    windows_per_chunk: int
+
+    def init(self, master: jax.Array, seed: jax.Array, params: SimParams) -> SimCarry:
+        """Initial carry of the simulation with seed number `seed` (one simulation)."""
+        sim_keys = keylib.simulation_keys(master, seed)
+        spec = self.env.spec
+        return SimCarry(
+            keys=sim_keys,
+            step=jnp.zeros((), jnp.int32),
+            env_state=self.env.init(sim_keys.world, params.env),
+            agent_state=self.agent.init(sim_keys.agent_init, params.agent),
+            totals=tracking.init_totals(spec.n_items, spec.slate_size),
+        )
+
+    def step(
+        self, carry: SimCarry, window: tracking.WindowSums, params: SimParams
+    ) -> tuple[SimCarry, tracking.WindowSums]:
+        """One step of one simulation."""
+        env, agent, t = self.env, self.agent, carry.step
+        obs = env.observe(keylib.at_step(carry.keys.users, t), carry.env_state, params.env)
+        truth = env.truth(carry.env_state, obs, params.env)
+        act_key, update_key = jax.random.split(keylib.at_step(carry.keys.agent, t))
+        privileged = (truth,) if agent.uses_truth else ()
+        slates, _ = agent.act(act_key, carry.agent_state, obs, params.agent, *privileged)
+        env_state, feedback = env.step(
+            keylib.at_step(carry.keys.clicks, t), carry.env_state, obs, slates, params.env
+        )
+        agent_state = agent.update(
+            update_key, carry.agent_state, obs, slates, feedback, params.agent
+        )
+        totals, window = tracking.accumulate(carry.totals, window, obs, slates, feedback, truth)
+        return carry._replace(
+            step=t + 1, env_state=env_state, agent_state=agent_state, totals=totals
+        ), window
+
+    def chunk(self, carry: SimCarry, params: SimParams) -> tuple[SimCarry, dict[str, jax.Array]]:
+        """`windows_per_chunk` logging windows of one simulation -> rows [windows] per metric."""
+
+        def one_window(carry, _):
+            def one_step(state, _):
+                return self.step(*state, params), None
+
+            window = tracking.init_window(self.env.spec.n_groups)
+            (carry, window), _ = jax.lax.scan(
+                one_step, (carry, window), None, length=self.log_every
+            )
+            return carry, tracking.row(carry.totals, window)
+
+        return jax.lax.scan(one_window, carry, None, length=self.windows_per_chunk)
+
+
+class RunResult(NamedTuple):
+    """Host-side outcome of a run."""
+
+    rows: dict[str, np.ndarray]  # metric -> [simulations, windows]
+    compile_seconds: float
+    run_seconds: float
+    traces: int  # times the chunk function was traced (1 for a healthy run)
+
+
+def windows_per_chunk(n_windows: int, max_chunks: int = 20) -> int:
+    """The smallest divisor of `n_windows` giving at most `max_chunks` equal chunks."""
+    return next(d for d in range(1, n_windows + 1) if n_windows // d <= max_chunks and not n_windows % d)
+
+
+def batch_params(params: SimParams, n_sims: int) -> SimParams:
+    """Broadcasts unbatched params to a leading simulation axis."""
+    return jax.tree.map(lambda x: jnp.broadcast_to(x, (n_sims, *jnp.shape(x))), params)
+
+
+def run(
+    simulation: Simulation,
+    params: SimParams,
+    master_seed: int,
+    seeds: Iterable[int],
+    steps: int,
+    batched: bool = False,
+    progress: Callable[[Iterable[int]], Iterable[int]] = lambda chunks: chunks,
+) -> RunResult:
+    """Runs `steps` steps of every seed in one vmapped, compiled program.
+
+    Args:
+      simulation: the static experiment.
+      params: traced knobs, shared by all simulations, or with a leading axis of len(seeds)
+        when `batched`.
+      master_seed: the experiment's master seed.
+      seeds: seed numbers of the simulations (their identity, see `recsim.keys`).
+      steps: horizon; a multiple of `log_every * windows_per_chunk`.
+      progress: wraps the iterable of chunk indices (e.g. a progress bar).
+    """
+    seed_ids = jnp.asarray(list(seeds), jnp.int32)
+    n_sims = seed_ids.shape[0]
+    steps_per_chunk = simulation.log_every * simulation.windows_per_chunk
+    if steps % steps_per_chunk:
+        raise ValueError(f"steps={steps} is not a multiple of the chunk length {steps_per_chunk}")
+    if not batched:
+        params = batch_params(params, n_sims)
+    traces = [0]
+
+    def counted_chunk(carry, batched_params):
+        traces[0] += 1  # runs only while tracing
+        return jax.vmap(simulation.chunk)(carry, batched_params)
+
+    master = jax.random.key(master_seed)
+    init = jax.jit(jax.vmap(simulation.init, in_axes=(None, 0, 0)))
+    chunk = jax.jit(counted_chunk, donate_argnums=0)
+
+    start = time.perf_counter()
+    carry = init(master, seed_ids, params)
+    compiled = chunk.lower(carry, params).compile()
+    jax.block_until_ready(carry)
+    compile_seconds = time.perf_counter() - start
+
+    start = time.perf_counter()
+    chunks = []
+    for _ in progress(range(steps // steps_per_chunk)):
+        carry, rows = compiled(carry, params)
+        chunks.append(rows)
+    rows = {name: np.concatenate([np.asarray(c[name]) for c in chunks], 1) for name in chunks[0]}
+    return RunResult(rows, compile_seconds, time.perf_counter() - start, traces[0])

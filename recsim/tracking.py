@@ -1,0 +1,145 @@
+"""Metric counters carried through the compiled loop, and the reduction to one logged row.
+
+Per step, `accumulate` adds the step's sums into `WindowSums` and updates the cumulative
+`Totals` (exposure, clicks per item, cumulative regret). Every `log_every` steps, `row` reduces
+them to one scalar per metric of `recsim.metrics.METRIC_NAMES`, and the window sums restart.
+Nothing per user leaves the device.
+
+Exposure is counted as integers per (item, position), so the counters are exact and
+order-independent on every backend (float scatter-adds are not, on GPU); the
+position-discounted exposure is formed at log time.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from recsim import metrics
+from recsim.types import Feedback, Observation, Truth
+
+
+class Totals(NamedTuple):
+    """Running counters over the whole run so far."""
+
+    exposure: jax.Array  # [N, k] int32: times item i was shown at position j
+    item_clicks: jax.Array  # [N] int32: clicks on item i
+    cum_regret: jax.Array  # [] float32: Σ over steps of the step's mean regret per user
+
+
+class WindowSums(NamedTuple):
+    """Sums over the steps of the current logging window."""
+
+    visits: jax.Array  # [] int32: user visits (one slate each)
+    clicks: jax.Array  # [] int32
+    expected_clicks: jax.Array  # [] float32: Σ true click probability of shown slots
+    regret: jax.Array  # [] float32: Σ over visits of oracle − shown expected clicks
+    precision: jax.Array  # [] float32
+    ndcg: jax.Array  # [] float32
+    ild: jax.Array  # [] float32
+    novelty: jax.Array  # [] float32: Σ over shown slots of self-information (bits)
+    group_visits: jax.Array  # [G] int32
+    group_clicks: jax.Array  # [G] int32
+    group_regret: jax.Array  # [G] float32
+
+
+def init_totals(n_items: int, slate_size: int) -> Totals:
+    return Totals(
+        exposure=jnp.zeros((n_items, slate_size), jnp.int32),
+        item_clicks=jnp.zeros((n_items,), jnp.int32),
+        cum_regret=jnp.zeros((), jnp.float32),
+    )
+
+
+def init_window(n_groups: int) -> WindowSums:
+    zero_i, zero_f = jnp.zeros((), jnp.int32), jnp.zeros((), jnp.float32)
+    return WindowSums(
+        visits=zero_i,
+        clicks=zero_i,
+        expected_clicks=zero_f,
+        regret=zero_f,
+        precision=zero_f,
+        ndcg=zero_f,
+        ild=zero_f,
+        novelty=zero_f,
+        group_visits=jnp.zeros((n_groups,), jnp.int32),
+        group_clicks=jnp.zeros((n_groups,), jnp.int32),
+        group_regret=jnp.zeros((n_groups,), jnp.float32),
+    )
+
+
+def accumulate(
+    totals: Totals,
+    window: WindowSums,
+    obs: Observation,
+    slates: jax.Array,  # [U, k]
+    feedback: Feedback,
+    truth: Truth,
+) -> tuple[Totals, WindowSums]:
+    """Adds one step to the counters. Novelty uses the clicks before this step."""
+    users, k = slates.shape
+    n_groups = window.group_visits.shape[0]
+    discount = truth.examination  # [k]
+    shown_attraction = jnp.take_along_axis(truth.attraction, slates, axis=1)  # [U, k]
+    ideal_attraction, ideal_slates = jax.lax.top_k(truth.attraction, k)  # [U, k] each
+    regret = (ideal_attraction - shown_attraction) @ discount  # [U]
+    clicks = feedback.clicks.astype(jnp.int32)  # [U, k]
+    user_clicks = jnp.sum(clicks, axis=1)  # [U]
+    group_one_hot = jax.nn.one_hot(obs.user_groups, n_groups, dtype=jnp.int32)  # [U, G]
+
+    window = WindowSums(
+        visits=window.visits + users,
+        clicks=window.clicks + jnp.sum(user_clicks),
+        expected_clicks=window.expected_clicks + jnp.sum(shown_attraction @ discount),
+        regret=window.regret + jnp.sum(regret),
+        precision=window.precision + jnp.sum(metrics.precision_at_k(slates, ideal_slates)),
+        ndcg=window.ndcg + jnp.sum(metrics.ndcg_from_ideal(shown_attraction, ideal_attraction)),
+        ild=window.ild + jnp.sum(metrics.intra_list_diversity(obs.item_features[slates])),
+        novelty=window.novelty
+        + jnp.sum(metrics.self_information(totals.item_clicks, slates)),
+        group_visits=window.group_visits + jnp.sum(group_one_hot, axis=0),
+        group_clicks=window.group_clicks + user_clicks @ group_one_hot,
+        group_regret=window.group_regret + regret @ group_one_hot.astype(jnp.float32),
+    )
+    positions = jnp.broadcast_to(jnp.arange(k), slates.shape)
+    totals = Totals(
+        exposure=totals.exposure.at[slates, positions].add(1),
+        item_clicks=totals.item_clicks.at[slates].add(clicks),
+        cum_regret=totals.cum_regret + jnp.mean(regret),
+    )
+    return totals, window
+
+
+def row(totals: Totals, window: WindowSums) -> dict[str, jax.Array]:
+    """One logged row: every metric of the window, plus the integer counts.
+
+    Exposure of item i is `Σ_j n_ij / log2(j + 2)`, n_ij the times it was shown at position j.
+    """
+    k = totals.exposure.shape[1]
+    visits = window.visits.astype(jnp.float32)
+    impressions = window.visits * k
+    exposure = totals.exposure.astype(jnp.float32) @ metrics.position_discount(k)  # [N]
+    group_visits = window.group_visits.astype(jnp.float32)
+    has_group = window.group_visits > 0
+    safe_group_visits = jnp.where(has_group, group_visits, 1.0)
+    group_ctr = window.group_clicks / (safe_group_visits * k)
+    group_regret = window.group_regret / safe_group_visits
+    values = {
+        "ctr": window.clicks / impressions.astype(jnp.float32),
+        "expected_ctr": window.expected_clicks / (visits * k),
+        "regret": window.regret / visits,
+        "cum_regret": totals.cum_regret,
+        "precision_at_k": window.precision / visits,
+        "ndcg_at_k": window.ndcg / visits,
+        "ild": window.ild / visits,
+        "coverage": jnp.mean(jnp.any(totals.exposure > 0, axis=1).astype(jnp.float32)),
+        "novelty": window.novelty / (visits * k),
+        "exposure_gini": metrics.gini(exposure),
+        "exposure_entropy": metrics.entropy_bits(exposure),
+        "group_ctr_gap": metrics.spread(group_ctr, has_group),
+        "group_regret_gap": metrics.spread(group_regret, has_group),
+    }
+    values = {name: values[name].astype(jnp.float32) for name in metrics.METRIC_NAMES}
+    values["clicks"] = window.clicks
+    values["impressions"] = impressions
+    return values
