@@ -59,7 +59,9 @@ class LatentConfig:
         for i, share in enumerate(shares):
             check_real(f"{key('group_shares')}[{i}]", share, 0.0, 1.0, low_open=True)
         if abs(sum(shares) - 1.0) > 1e-6:
-            raise ConfigError(f"{key('group_shares')}={shares} must sum to 1 (sums to {sum(shares)})")
+            raise ConfigError(
+                f"{key('group_shares')}={shares} must sum to 1 (sums to {sum(shares)})"
+            )
         for name in ("click_scale", "bias_scale", "topic_spread", "group_taste_scale",
                      "user_taste_scale", "user_spread", "activity_skew",
                      "item_feature_noise", "user_feature_noise"):  # fmt: skip

@@ -27,7 +27,9 @@ class SimKeys(NamedTuple):
 def simulation_keys(master: jax.Array, seed: jax.Array) -> SimKeys:
     """Streams of simulation `seed` under the typed master key `master`."""
     sim = jax.random.fold_in(master, seed)
-    return SimKeys(*(jax.random.fold_in(sim, stream) for stream in (WORLD, USERS, CLICKS, AGENT, AGENT_INIT)))
+    return SimKeys(
+        *(jax.random.fold_in(sim, stream) for stream in (WORLD, USERS, CLICKS, AGENT, AGENT_INIT))
+    )
 
 
 def at_step(stream: jax.Array, step: jax.Array) -> jax.Array:

@@ -26,6 +26,7 @@ import numpy as np
 from recsim import keys as keylib
 from recsim import tracking
 from recsim.contracts import Agent, Env
+from recsim.types import ActInfo, Feedback, Observation, Truth
 
 PyTree = Any
 
@@ -45,6 +46,16 @@ class SimCarry(NamedTuple):
     env_state: PyTree
     agent_state: PyTree
     totals: tracking.Totals
+
+
+class Transition(NamedTuple):
+    """What happened in one step (kept per step only by `rollout`, for inspection)."""
+
+    obs: Observation
+    slates: jax.Array  # [U, k]
+    feedback: Feedback
+    truth: Truth
+    info: ActInfo
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,26 +79,32 @@ class Simulation:
             totals=tracking.init_totals(spec.n_items, spec.slate_size),
         )
 
-    def step(
-        self, carry: SimCarry, window: tracking.WindowSums, params: SimParams
-    ) -> tuple[SimCarry, tracking.WindowSums]:
-        """One step of one simulation."""
+    def transition(self, carry: SimCarry, params: SimParams) -> tuple[SimCarry, Transition]:
+        """One step of one simulation: observe, act, click, learn."""
         env, agent, t = self.env, self.agent, carry.step
         obs = env.observe(keylib.at_step(carry.keys.users, t), carry.env_state, params.env)
         truth = env.truth(carry.env_state, obs, params.env)
         act_key, update_key = jax.random.split(keylib.at_step(carry.keys.agent, t))
         privileged = (truth,) if agent.uses_truth else ()
-        slates, _ = agent.act(act_key, carry.agent_state, obs, params.agent, *privileged)
+        slates, info = agent.act(act_key, carry.agent_state, obs, params.agent, *privileged)
         env_state, feedback = env.step(
             keylib.at_step(carry.keys.clicks, t), carry.env_state, obs, slates, params.env
         )
         agent_state = agent.update(
             update_key, carry.agent_state, obs, slates, feedback, params.agent
         )
-        totals, window = tracking.accumulate(carry.totals, window, obs, slates, feedback, truth)
-        return carry._replace(
-            step=t + 1, env_state=env_state, agent_state=agent_state, totals=totals
-        ), window
+        carry = carry._replace(step=t + 1, env_state=env_state, agent_state=agent_state)
+        return carry, Transition(obs, slates, feedback, truth, info)
+
+    def step(
+        self, carry: SimCarry, window: tracking.WindowSums, params: SimParams
+    ) -> tuple[SimCarry, tracking.WindowSums]:
+        """One step of one simulation, folded into the metric counters."""
+        carry, tr = self.transition(carry, params)
+        totals, window = tracking.accumulate(
+            carry.totals, window, tr.obs, tr.slates, tr.feedback, tr.truth
+        )
+        return carry._replace(totals=totals), window
 
     def chunk(self, carry: SimCarry, params: SimParams) -> tuple[SimCarry, dict[str, jax.Array]]:
         """`windows_per_chunk` logging windows of one simulation -> rows [windows] per metric."""
@@ -116,7 +133,8 @@ class RunResult(NamedTuple):
 
 def windows_per_chunk(n_windows: int, max_chunks: int = 20) -> int:
     """The smallest divisor of `n_windows` giving at most `max_chunks` equal chunks."""
-    return next(d for d in range(1, n_windows + 1) if n_windows // d <= max_chunks and not n_windows % d)
+    divisors = (d for d in range(1, n_windows + 1) if not n_windows % d)
+    return next(d for d in divisors if n_windows // d <= max_chunks)
 
 
 def batch_params(params: SimParams, n_sims: int) -> SimParams:
@@ -174,3 +192,24 @@ def run(
         chunks.append(rows)
     rows = {name: np.concatenate([np.asarray(c[name]) for c in chunks], 1) for name in chunks[0]}
     return RunResult(rows, compile_seconds, time.perf_counter() - start, traces[0])
+
+
+def rollout(
+    simulation: Simulation, params: SimParams, master_seed: int, seed: int, steps: int
+) -> tuple[SimCarry, Transition]:
+    """Every step of one simulation kept on the host, for inspection and tests.
+
+    Same keys and same transitions as `run` (so the same trajectory), but unreduced: memory
+    grows with steps × users × items. Returns the final carry and the stacked transitions
+    (leading axis: step).
+    """
+
+    def one_step(carry, _):
+        return simulation.transition(carry, params)
+
+    @jax.jit
+    def simulate(master, seed):
+        carry = simulation.init(master, seed, params)
+        return jax.lax.scan(one_step, carry, None, length=steps)
+
+    return simulate(jax.random.key(master_seed), jnp.int32(seed))

@@ -95,8 +95,7 @@ def accumulate(
         precision=window.precision + jnp.sum(metrics.precision_at_k(slates, ideal_slates)),
         ndcg=window.ndcg + jnp.sum(metrics.ndcg_from_ideal(shown_attraction, ideal_attraction)),
         ild=window.ild + jnp.sum(metrics.intra_list_diversity(obs.item_features[slates])),
-        novelty=window.novelty
-        + jnp.sum(metrics.self_information(totals.item_clicks, slates)),
+        novelty=window.novelty + jnp.sum(metrics.self_information(totals.item_clicks, slates)),
         group_visits=window.group_visits + jnp.sum(group_one_hot, axis=0),
         group_clicks=window.group_clicks + user_clicks @ group_one_hot,
         group_regret=window.group_regret + regret @ group_one_hot.astype(jnp.float32),

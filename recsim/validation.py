@@ -12,17 +12,16 @@ class ConfigError(ValueError):
     """A config value is out of range or inconsistent with another."""
 
 
-def _fmt(bound: Real | str) -> str:
-    return str(bound)
-
-
 def check_int(key: str, value, low: int | None = None, high: int | None = None, high_name=None):
-    """`value` is an int (not a bool) in [low, high]; `high_name` explains where `high` comes from."""
+    """`value` is an int (not a bool) in [low, high]; `high_name` says where `high` comes from."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{key}={value!r} must be an integer")
     if (low is not None and value < low) or (high is not None and value > high):
-        upper = "" if high is None else _fmt(high) + (f" ({high_name})" if high_name else "")
-        raise ConfigError(f"{key}={value} is out of range: allowed {low}..{upper or '∞'}")
+        if high is None:
+            allowed = f">= {low}"
+        else:
+            allowed = f"{low}..{high}" + (f" ({high_name})" if high_name else "")
+        raise ConfigError(f"{key}={value} is out of range: allowed {allowed}")
 
 
 def check_real(

@@ -1,0 +1,40 @@
+"""Shared small configurations: big enough to be meaningful, small enough to compile fast."""
+
+import dataclasses
+
+import pytest
+
+import agents
+from envs.latent import LatentConfig, make
+from recsim import loop
+
+SMALL_ENV = dict(
+    n_items=30,
+    n_users=100,
+    n_topics=4,
+    latent_dim=8,
+    item_feature_dim=4,
+    user_feature_dim=4,
+    slate_size=3,
+    users_per_step=8,
+)
+
+
+def small_env(**overrides):
+    """A small `latent` env and its params; `overrides` replace config fields."""
+    return make(dataclasses.replace(LatentConfig(**SMALL_ENV), **overrides))
+
+
+def simulation(agent_name: str, log_every=5, windows_per_chunk=2, **env_overrides):
+    """(Simulation, SimParams) for a registered agent on the small env."""
+    env, env_params = small_env(**env_overrides)
+    config_class, factory = agents.REGISTRY[agent_name]
+    agent, agent_params = factory(config_class(), env.spec)
+    sim = loop.Simulation(env, agent, log_every=log_every, windows_per_chunk=windows_per_chunk)
+    return sim, loop.SimParams(env_params, agent_params)
+
+
+@pytest.fixture
+def static_world():
+    """Overrides that switch off drift and boredom: the click model alone."""
+    return dict(drift_rate=0.0, boredom_penalty=0.0)

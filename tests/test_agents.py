@@ -1,0 +1,77 @@
+"""Baseline agents: valid slates, the oracle's optimality, random's uniformity, popularity."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import agents
+from agents.popularity import PopularityState
+from agents.random_slate import uniform_slates
+from recsim import loop
+from recsim.types import Feedback
+from tests.conftest import simulation, small_env
+
+
+@pytest.mark.parametrize("name", sorted(agents.REGISTRY))
+def test_every_agent_returns_distinct_valid_items(name):
+    sim, params = simulation(name)
+    _, tr = loop.rollout(sim, params, master_seed=0, seed=0, steps=30)
+    slates = np.asarray(tr.slates)  # [T, U, k]
+    assert slates.shape == (30, sim.env.spec.users_per_step, sim.env.spec.slate_size)
+    assert slates.min() >= 0 and slates.max() < sim.env.spec.n_items
+    ordered = np.sort(slates, axis=-1)
+    assert np.all(ordered[..., 1:] != ordered[..., :-1])
+
+
+def test_oracle_has_zero_regret_and_perfect_precision():
+    sim, params = simulation("oracle")
+    rows = loop.run(sim, params, master_seed=0, seeds=range(3), steps=40).rows
+    assert np.all(rows["regret"] == 0.0)
+    assert np.all(rows["cum_regret"] == 0.0)
+    assert np.all(rows["precision_at_k"] == 1.0)
+    np.testing.assert_allclose(rows["ndcg_at_k"], 1.0, rtol=1e-6)
+
+
+def test_oracle_beats_popularity_beats_random():
+    ctr = {}
+    for name in ("oracle", "popularity", "random"):
+        sim, params = simulation(name)
+        rows = loop.run(sim, params, master_seed=0, seeds=range(8), steps=200).rows
+        ctr[name] = rows["expected_ctr"][:, -10:].mean()
+    assert ctr["oracle"] > ctr["popularity"] > ctr["random"]
+
+
+def test_random_slates_are_uniform_over_items_and_positions():
+    n_items, k, users = 10, 3, 20000
+    slates = np.asarray(uniform_slates(jax.random.key(0), users, n_items, k))
+    for position in range(k):
+        counts = np.bincount(slates[:, position], minlength=n_items)
+        expected = users / n_items
+        chi2 = np.sum((counts - expected) ** 2 / expected)
+        assert chi2 < 27.9  # 99.9% quantile of chi-square with 9 degrees of freedom
+
+
+def test_popularity_shows_most_clicked_first_and_breaks_ties_at_random():
+    env, env_params = small_env()
+    agent, params = agents.REGISTRY["popularity"][1](agents.REGISTRY["popularity"][0](), env.spec)
+    clicks = jnp.zeros(env.spec.n_items, jnp.int32).at[jnp.array([7, 3])].set(jnp.array([5, 9]))
+    state = PopularityState(clicks=clicks)
+    obs = env.observe(jax.random.key(0), env.init(jax.random.key(0), env_params), env_params)
+    third = set()
+    for seed in range(30):
+        slates, _info = agent.act(jax.random.key(seed), state, obs, params)
+        slates = np.asarray(slates)
+        assert np.all(slates[:, 0] == 3) and np.all(slates[:, 1] == 7)
+        third.add(int(slates[0, 2]))
+    assert len(third) > 5  # the 28 tied items take the third slot at random
+
+
+def test_popularity_counts_the_clicks_it_observes():
+    env, _ = small_env()
+    agent, params = agents.REGISTRY["popularity"][1](agents.REGISTRY["popularity"][0](), env.spec)
+    state = agent.init(jax.random.key(0), params)
+    slates = jnp.array([[0, 1, 2], [2, 1, 0]] + [[3, 4, 5]] * 6)
+    clicks = jnp.array([[1, 0, 1], [1, 1, 0]] + [[0, 0, 0]] * 6)
+    state = agent.update(None, state, None, slates, Feedback(clicks=clicks), params)
+    np.testing.assert_array_equal(state.clicks[:6], [1, 1, 2, 0, 0, 0])

@@ -1,0 +1,71 @@
+"""Config composition and validation, through Hydra's compose API (no subprocess)."""
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
+
+import agents
+import envs
+from experiments.config import build_experiment, register_configs
+from recsim.validation import ConfigError
+
+CONF = str(Path(__file__).resolve().parents[1] / "conf")
+register_configs()
+
+
+def composed(*overrides):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+@pytest.mark.parametrize("env", sorted(envs.REGISTRY))
+@pytest.mark.parametrize("agent", sorted(agents.REGISTRY))
+def test_every_env_and_agent_config_composes_and_builds(env, agent):
+    experiment = build_experiment(composed(f"env={env}", f"agent={agent}"))
+    assert experiment.config["env"]["name"] == env
+    assert experiment.config["agent"]["name"] == agent
+    assert experiment.steps % (experiment.simulation.log_every) == 0
+
+
+def test_defaults_are_the_documented_experiment():
+    experiment = build_experiment(composed())
+    assert experiment.config["agent"]["name"] == "popularity"
+    assert experiment.seeds == tuple(range(8))
+    assert experiment.steps == 2000 and experiment.simulation.log_every == 50
+
+
+def test_overrides_reach_the_experiment():
+    experiment = build_experiment(composed("env.slate_size=7", "seeds=3", "seed=11"))
+    assert experiment.simulation.env.spec.slate_size == 7
+    assert experiment.seeds == (0, 1, 2) and experiment.master_seed == 11
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("steps=0", "steps=0 is out of range: allowed >= 1"),
+        ("seeds=0", "seeds=0 is out of range"),
+        ("seed=-1", "seed=-1 is out of range"),
+        ("log_every=3000", "log_every=3000 is out of range: allowed 1..2000 (steps)"),
+        ("log_every=30", "steps=2000 must be a multiple of log_every=30"),
+        ("env.slate_size=201", "env.slate_size=201 is out of range: allowed 1..200 (env.n_items)"),
+        ("env.users_per_step=0", "env.users_per_step=0 is out of range"),
+        ("env.group_shares=[0.5,0.6]", "env.group_shares=[0.5, 0.6] must sum to 1"),
+        ("env.drift_rate=-0.1", "env.drift_rate=-0.1 is out of range"),
+    ],
+)
+def test_out_of_range_values_are_refused_in_one_line(override, message):
+    with pytest.raises(ConfigError) as error:
+        build_experiment(composed(override))
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "override", ["steps=abc", "unknown_key=1", "env.unknown=1", "env.n_items=2.5", "agent=nope"]
+)
+def test_types_and_unknown_keys_are_caught_by_the_schema(override):
+    with pytest.raises(ConfigCompositionException):
+        composed(override)

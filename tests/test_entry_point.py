@@ -1,0 +1,112 @@
+"""`python -m experiments.run` end to end, as a user runs it (subprocess, real config)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsim.metrics import COUNT_NAMES, METRIC_NAMES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_entry_point(run_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    command = [sys.executable, "-m", "experiments.run", f"hydra.run.dir={run_dir}", *overrides]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def default_runs(tmp_path_factory):
+    """The default experiment with each baseline agent (the real default horizon)."""
+    base = tmp_path_factory.mktemp("runs")
+    runs = {}
+    for agent in ("oracle", "random", "popularity"):
+        result = run_entry_point(base / agent, f"agent={agent}")
+        assert result.returncode == 0, result.stderr
+        runs[agent] = (base / agent, result)
+    return runs
+
+
+@pytest.mark.slow
+def test_default_run_writes_every_result_file(default_runs):
+    run_dir, result = default_runs["popularity"]
+    for name in ("metrics.parquet", "curves.png", "run.json", "COMPLETED"):
+        assert (run_dir / name).is_file(), name
+    assert f"results: {run_dir}" in result.stdout
+    assert "expected_ctr" in result.stdout and "interactions/s" in result.stdout
+    frame = pd.read_parquet(run_dir / "metrics.parquet")
+    assert list(frame.columns) == ["seed", "step", *COUNT_NAMES, *METRIC_NAMES]
+    assert len(frame) == 8 * 40 and sorted(frame["seed"].unique()) == list(range(8))
+    assert np.isfinite(frame[list(METRIC_NAMES)].to_numpy()).all()
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["traces"] == 1
+    assert info["interactions"] == 8 * 2000 * 32
+    assert info["config"]["agent"]["name"] == "popularity"
+    assert len(info["config_hash"]) == 64
+    assert {"python", "jax", "jaxlib", "flax", "optax"} <= set(info["versions"])
+    assert info["backend"] == "cpu" and info["devices"]
+    assert info["compile_seconds"] > 0 and info["interactions_per_second"] > 0
+
+
+@pytest.mark.slow
+def test_oracle_has_zero_regret_and_full_precision_at_every_step(default_runs):
+    frame = pd.read_parquet(default_runs["oracle"][0] / "metrics.parquet")
+    assert (frame["regret"] == 0).all() and (frame["cum_regret"] == 0).all()
+    assert (frame["precision_at_k"] == 1).all()
+
+
+@pytest.mark.slow
+def test_random_ends_below_oracle_and_popularity(default_runs):
+    final = {
+        agent: pd.read_parquet(run_dir / "metrics.parquet").query("step == 2000")
+        for agent, (run_dir, _) in default_runs.items()
+    }
+    random_ctr = final["random"]["expected_ctr"].mean()
+    assert random_ctr < final["oracle"]["expected_ctr"].mean()
+    assert random_ctr < final["popularity"]["expected_ctr"].mean()
+
+
+@pytest.mark.slow
+def test_same_command_twice_gives_identical_metrics(default_runs, tmp_path):
+    first_dir, _ = default_runs["popularity"]
+    result = run_entry_point(tmp_path / "again", "agent=popularity")
+    assert result.returncode == 0, result.stderr
+    first = pd.read_parquet(first_dir / "metrics.parquet")
+    again = pd.read_parquet(tmp_path / "again" / "metrics.parquet")
+    pd.testing.assert_frame_equal(first, again, check_exact=True)
+    hashes = [
+        json.loads((d / "run.json").read_text())["config_hash"]
+        for d in (first_dir, tmp_path / "again")
+    ]
+    assert hashes[0] == hashes[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("env.slate_size=300", "env.slate_size=300 is out of range: allowed 1..200 (env.n_items)"),
+        ("steps=-5", "steps=-5 is out of range: allowed >= 1"),
+    ],
+)
+def test_bad_range_exits_nonzero_in_one_line_and_writes_nothing(tmp_path, override, message):
+    run_dir = tmp_path / "bad"
+    result = run_entry_point(run_dir, override)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {message}"
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not run_dir.exists()
+
+
+@pytest.mark.slow
+def test_unknown_key_exits_nonzero_without_traceback(tmp_path):
+    result = run_entry_point(tmp_path / "bad", "env.n_itemz=5")
+    assert result.returncode != 0
+    assert "n_itemz" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "bad" / "metrics.parquet").exists()

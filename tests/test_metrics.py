@@ -1,0 +1,573 @@
+"""Tests of `recsim.metrics` (hand-computed values and properties) and `recsim.tracking`."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from numpy.testing import assert_allclose
+
+from recsim import metrics, tracking
+from recsim.types import Feedback, Observation, Truth
+
+RTOL = 1e-6
+D1 = 1.0 / math.log2(3.0)  # discount of position 1 (0-based): 1 / log2(1 + 2) ≈ 0.63093
+D3 = 1.0 / math.log2(5.0)  # discount of position 3: 1 / log2(3 + 2) ≈ 0.43068
+
+
+def close(actual, expected, rtol=RTOL, atol=0.0):
+    assert_allclose(np.asarray(actual, dtype=np.float64), expected, rtol=rtol, atol=atol)
+
+
+# --------------------------------------------------------------------------------------------
+# position_discount / dcg
+# --------------------------------------------------------------------------------------------
+
+
+def test_position_discount_values():
+    # 1 / log2(j + 2) for j = 0, 1, 2, 3: 1/log2(2) = 1, 1/log2(3), 1/log2(4) = 0.5, 1/log2(5).
+    d = metrics.position_discount(4)
+    assert d.shape == (4,)
+    close(d, [1.0, D1, 0.5, D3])
+
+
+def test_dcg_hand_computed():
+    # [3, 2, 1]: 3 * 1 + 2 / log2(3) + 1 / log2(4) = 3 + 2 * D1 + 0.5 ≈ 4.76186.
+    close(metrics.dcg(jnp.array([3.0, 2.0, 1.0])), 3.0 + 2.0 * D1 + 0.5)
+    # A single position has discount 1.
+    close(metrics.dcg(jnp.array([7.0])), 7.0)
+
+
+def test_dcg_batch_shape():
+    gains = jnp.array([[[3.0, 2.0, 1.0], [0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0], [0.0, 4.0, 0.0]]])
+    out = metrics.dcg(gains)  # [2, 2, 3] -> [2, 2]
+    assert out.shape == (2, 2)
+    close(out, [[3.0 + 2.0 * D1 + 0.5, 0.5], [1.0, 4.0 * D1]])
+
+
+# --------------------------------------------------------------------------------------------
+# gini
+# --------------------------------------------------------------------------------------------
+
+
+def test_gini_one_to_four():
+    # Sorted x = [1, 2, 3, 4], n = 4, Σx = 10, weights 2i - n - 1 = [-3, -1, 1, 3]:
+    # Σ w x = -3 - 2 + 3 + 12 = 10, G = 10 / (4 * 10) = 0.25.
+    close(metrics.gini(jnp.array([1.0, 2.0, 3.0, 4.0])), 0.25)
+    # Order of the input does not matter (it sorts).
+    close(metrics.gini(jnp.array([4.0, 1.0, 3.0, 2.0])), 0.25)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 10])
+def test_gini_one_hot(n):
+    # One entry holds everything: sorted [0, ..., 0, c], weight of the last is n - 1,
+    # G = (n - 1) c / (n c) = (n - 1) / n.
+    x = np.zeros(n, np.float32)
+    x[n // 2] = 3.5
+    close(metrics.gini(x), (n - 1) / n, atol=1e-7)
+
+
+def test_gini_equal_and_zero():
+    close(metrics.gini(jnp.full((7,), 2.5)), 0.0, atol=1e-7)
+    close(metrics.gini(jnp.zeros((7,))), 0.0, atol=0.0)
+    # All-zero input must not produce NaN.
+    assert np.isfinite(float(metrics.gini(jnp.zeros((3,)))))
+
+
+def test_gini_ravels_2d():
+    # All entries of a matrix count: same as the flat [1, 2, 3, 4].
+    close(metrics.gini(jnp.array([[1.0, 2.0], [3.0, 4.0]])), 0.25)
+
+
+def test_gini_two_values():
+    # [1, 3]: weights [-1, 1], Σ w x = 2, G = 2 / (2 * 4) = 0.25.
+    close(metrics.gini(jnp.array([3.0, 1.0])), 0.25)
+
+
+# --------------------------------------------------------------------------------------------
+# entropy_bits
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 5, 16])
+def test_entropy_equal_values(n):
+    close(metrics.entropy_bits(jnp.full((n,), 0.7)), math.log2(n), atol=1e-6)
+
+
+def test_entropy_degenerate():
+    # One non-zero entry: p = [0, 1, 0], H = -1 * log2(1) = 0.
+    close(metrics.entropy_bits(jnp.array([0.0, 5.0, 0.0])), 0.0, atol=1e-7)
+    # All zeros: defined as 0 (no NaN).
+    out = metrics.entropy_bits(jnp.zeros((4,)))
+    assert np.isfinite(float(out))
+    close(out, 0.0, atol=0.0)
+
+
+def test_entropy_hand_computed():
+    # [1, 1, 2]: p = [1/4, 1/4, 1/2], H = 2 * (1/4 * 2) + 1/2 * 1 = 1.5 bits.
+    close(metrics.entropy_bits(jnp.array([1.0, 1.0, 2.0])), 1.5)
+    # [1, 3]: p = [1/4, 3/4], H = 1/4 * 2 + 3/4 * log2(4/3).
+    close(metrics.entropy_bits(jnp.array([1.0, 3.0])), 0.5 + 0.75 * math.log2(4.0 / 3.0))
+
+
+# --------------------------------------------------------------------------------------------
+# intra_list_diversity
+# --------------------------------------------------------------------------------------------
+
+
+def test_ild_single_row_is_zero():
+    out = metrics.intra_list_diversity(jnp.array([[1.0, 2.0, 3.0]]))
+    assert out.shape == ()
+    close(out, 0.0, atol=0.0)
+
+
+def test_ild_pairs():
+    # Orthogonal: cos = 0, distance 1.
+    close(metrics.intra_list_diversity(jnp.array([[1.0, 0.0], [0.0, 3.0]])), 1.0)
+    # Identical (up to scale): cos = 1, distance 0.
+    close(metrics.intra_list_diversity(jnp.array([[1.0, 2.0], [2.0, 4.0]])), 0.0, atol=1e-6)
+    # Opposite: cos = -1, distance 2.
+    close(metrics.intra_list_diversity(jnp.array([[1.0, 2.0], [-3.0, -6.0]])), 2.0)
+
+
+def test_ild_three_rows_hand_computed():
+    # Rows a = [1, 0], b = [0, 1], c = [1, 1]:
+    # d(a, b) = 1 - 0 = 1, d(a, c) = 1 - 1/√2, d(b, c) = 1 - 1/√2.
+    # Mean over the 3 pairs: (3 - 2/√2) / 3 = 1 - √2 / 3 ≈ 0.52860.
+    out = metrics.intra_list_diversity(jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
+    close(out, 1.0 - math.sqrt(2.0) / 3.0)
+
+
+def test_ild_zero_vector_is_distance_one():
+    # A zero vector has cosine 0 to every other row (documented): distance 1.
+    close(metrics.intra_list_diversity(jnp.array([[0.0, 0.0], [1.0, 2.0]])), 1.0)
+
+
+def test_ild_batch_shape():
+    slate_a = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]  # 1 - √2/3
+    slate_b = [[1.0, 0.0], [-1.0, 0.0], [1.0, 0.0]]  # pairs: 2, 0, 2 -> 4/3
+    slate_c = [[1.0, 2.0], [1.0, 2.0], [1.0, 2.0]]  # 0
+    slate_d = [[1.0, 0.0], [0.0, 1.0], [0.0, -1.0]]  # pairs: 1, 1, 2 -> 4/3
+    x = jnp.array([[slate_a, slate_b], [slate_c, slate_d]])  # [2, 2, 3, 2]
+    out = metrics.intra_list_diversity(x)
+    assert out.shape == (2, 2)
+    close(out, [[1.0 - math.sqrt(2.0) / 3.0, 4.0 / 3.0], [0.0, 4.0 / 3.0]], atol=1e-6)
+    # One-item slates in a batch: zeros of the batch shape.
+    single = metrics.intra_list_diversity(jnp.ones((3, 5, 1, 4)))
+    assert single.shape == (3, 5)
+    close(single, np.zeros((3, 5)), atol=0.0)
+
+
+# --------------------------------------------------------------------------------------------
+# ndcg / ndcg_from_ideal
+# --------------------------------------------------------------------------------------------
+
+
+def test_ndcg_ideal_order_is_one():
+    gains = jnp.array([3.0, 2.0, 1.0, 0.0])
+    close(metrics.ndcg(gains, gains, 4), 1.0)
+    close(metrics.ndcg(gains, gains, 2), 1.0)
+
+
+def test_ndcg_reversed_order():
+    # Shown [1, 2, 3]: DCG = 1 + 2 D1 + 3/2; ideal [3, 2, 1]: DCG = 3 + 2 D1 + 1/2.
+    # ratio = (2.5 + 2 D1) / (3.5 + 2 D1) ≈ 3.76186 / 4.76186 ≈ 0.78999.
+    gains = jnp.array([1.0, 2.0, 3.0])
+    close(metrics.ndcg(gains, gains, 3), (2.5 + 2.0 * D1) / (3.5 + 2.0 * D1))
+
+
+def test_ndcg_subset_and_cutoff():
+    # Catalogue gains [0, 3, 1, 2]; shown [1, 2, 0] cut at k = 2 -> [1, 2]:
+    # DCG = 1 + 2 D1; ideal top-2 = [3, 2]: DCG = 3 + 2 D1.
+    gains_all = jnp.array([0.0, 3.0, 1.0, 2.0])
+    shown = jnp.array([1.0, 2.0, 0.0])
+    close(metrics.ndcg(shown, gains_all, 2), (1.0 + 2.0 * D1) / (3.0 + 2.0 * D1))
+
+
+def test_ndcg_all_zero_gains_is_zero():
+    out = metrics.ndcg(jnp.zeros((3,)), jnp.zeros((5,)), 3)
+    assert np.isfinite(float(out))
+    close(out, 0.0, atol=0.0)
+
+
+def test_ndcg_batch():
+    # Row 0 ideal (1), row 1 reversed ([1, 2] of [2, 1]): (1 + 2 D1) / (2 + D1).
+    shown = jnp.array([[2.0, 1.0], [1.0, 2.0]])
+    gains_all = jnp.array([[1.0, 2.0, 0.0], [2.0, 0.0, 1.0]])
+    out = metrics.ndcg(shown, gains_all, 2)
+    assert out.shape == (2,)
+    close(out, [1.0, (1.0 + 2.0 * D1) / (2.0 + D1)])
+
+
+def test_ndcg_from_ideal():
+    # Shown [0, 1] vs ideal [1, 0]: D1 / 1.
+    close(metrics.ndcg_from_ideal(jnp.array([0.0, 1.0]), jnp.array([1.0, 0.0])), D1)
+    # Zero ideal -> 0, not NaN.
+    out = metrics.ndcg_from_ideal(jnp.zeros((2, 3)), jnp.zeros((2, 3)))
+    assert out.shape == (2,)
+    close(out, [0.0, 0.0], atol=0.0)
+
+
+# --------------------------------------------------------------------------------------------
+# self_information
+# --------------------------------------------------------------------------------------------
+
+
+def test_self_information_no_clicks():
+    # No clicks: every item has (0 + 1) / (0 + n) = 1/n, i.e. log2(n) bits.
+    n = 8
+    out = metrics.self_information(jnp.zeros((n,), jnp.int32), jnp.arange(n))
+    close(out, np.full(n, 3.0))
+
+
+def test_self_information_smoothed():
+    # counts [3, 0, 1, 4]: C = 8, n = 4, denominator 12.
+    # item 0: -log2(4/12) = log2(3); item 1: -log2(1/12) = log2(12);
+    # item 2: -log2(2/12) = log2(6); item 3: -log2(5/12) = log2(12/5).
+    counts = jnp.array([3, 0, 1, 4], jnp.int32)
+    ids = jnp.array([[0, 1], [2, 3], [1, 1]])
+    out = metrics.self_information(counts, ids)
+    assert out.shape == (3, 2)
+    expected = [
+        [math.log2(3.0), math.log2(12.0)],
+        [math.log2(6.0), math.log2(12.0 / 5.0)],
+        [math.log2(12.0), math.log2(12.0)],
+    ]
+    close(out, expected)
+
+
+# --------------------------------------------------------------------------------------------
+# precision_at_k
+# --------------------------------------------------------------------------------------------
+
+
+def test_precision_at_k():
+    # Same set, different order: all 3 shown items are in the ideal set.
+    close(metrics.precision_at_k(jnp.array([2, 0, 1]), jnp.array([0, 1, 2])), 1.0)
+    # Overlap {4}: 1 of 3.
+    close(metrics.precision_at_k(jnp.array([4, 5, 6]), jnp.array([1, 4, 2])), 1.0 / 3.0)
+    # Disjoint.
+    close(metrics.precision_at_k(jnp.array([7, 8]), jnp.array([1, 2])), 0.0, atol=0.0)
+    # Batch [2, 2]: {3, 1} vs {1, 3} -> 1; {0, 9} vs {9, 5} -> 1/2.
+    out = metrics.precision_at_k(jnp.array([[3, 1], [0, 9]]), jnp.array([[1, 3], [9, 5]]))
+    assert out.shape == (2,)
+    close(out, [1.0, 0.5])
+
+
+# --------------------------------------------------------------------------------------------
+# spread
+# --------------------------------------------------------------------------------------------
+
+
+def test_spread():
+    values = jnp.array([0.5, 10.0, 0.2, -4.0])
+    # Valid {0.5, 0.2}: 0.3 (the invalid 10 and -4 are ignored).
+    close(metrics.spread(values, jnp.array([True, False, True, False])), 0.3)
+    # All valid: 10 - (-4) = 14.
+    close(metrics.spread(values, jnp.ones(4, bool)), 14.0)
+    # One valid: 0.
+    close(metrics.spread(values, jnp.array([False, True, False, False])), 0.0, atol=0.0)
+    # None valid: 0, not inf / NaN.
+    out = metrics.spread(values, jnp.zeros(4, bool))
+    assert np.isfinite(float(out))
+    close(out, 0.0, atol=0.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Properties (hypothesis)
+# --------------------------------------------------------------------------------------------
+
+# Non-negative float32 values: 0 or in [2^-10, 1e3] (no tiny or subnormal values, which XLA
+# may flush to 0 and which would make the tolerances below meaningless).
+TINY = 2.0**-10
+NONNEG = st.one_of(st.just(0.0), st.floats(TINY, 1e3, width=32))
+SIGNED = st.one_of(st.just(0.0), st.floats(TINY, 1e3, width=32), st.floats(-1e3, -TINY, width=32))
+VECTORS = hnp.arrays(np.float32, st.integers(1, 50), elements=NONNEG)
+PROPS = settings(max_examples=50, deadline=None)
+
+# The property tests draw many array shapes, and each new shape costs a compilation. Compiling
+# each function whole (one XLA program per shape, cached across tests) is several times cheaper
+# than compiling its eager primitives one by one; `test_jit_matches_eager` checks that the
+# compiled functions agree with the eager ones.
+_jit_gini = jax.jit(metrics.gini)
+_jit_entropy_bits = jax.jit(metrics.entropy_bits)
+_jit_intra_list_diversity = jax.jit(metrics.intra_list_diversity)
+_jit_ndcg = jax.jit(metrics.ndcg, static_argnums=2)
+_jit_self_information = jax.jit(metrics.self_information)
+
+
+@PROPS
+@given(x=VECTORS)
+def test_gini_bounds(x):
+    n = x.size
+    g = float(_jit_gini(x))
+    assert -1e-5 <= g <= (n - 1) / n + 1e-5
+
+
+@PROPS
+@given(x=VECTORS, data=st.data())
+def test_gini_entropy_permutation_invariant(x, data):
+    perm = np.array(data.draw(st.permutations(range(x.size))), dtype=np.int64)
+    close(_jit_gini(x[perm]), float(_jit_gini(x)), rtol=1e-5, atol=1e-6)
+    close(_jit_entropy_bits(x[perm]), float(_jit_entropy_bits(x)), rtol=1e-5, atol=1e-5)
+
+
+@PROPS
+@given(x=VECTORS, scale=st.floats(1e-2, 1e2))
+def test_gini_scale_invariant(x, scale):
+    scaled = (x.astype(np.float64) * scale).astype(np.float32)
+    close(_jit_gini(scaled), float(_jit_gini(x)), rtol=1e-5, atol=1e-5)
+
+
+@PROPS
+@given(x=VECTORS)
+def test_entropy_bounds(x):
+    h = float(_jit_entropy_bits(x))
+    assert -1e-5 <= h <= math.log2(x.size) + 1e-5
+
+
+SLATE_FEATURES = hnp.arrays(
+    np.float32,
+    st.tuples(st.integers(1, 8), st.integers(1, 6)),
+    elements=SIGNED,
+)
+
+
+@PROPS
+@given(features=SLATE_FEATURES, data=st.data())
+def test_ild_bounds_and_row_permutation(features, data):
+    ild = float(_jit_intra_list_diversity(features))
+    assert -1e-5 <= ild <= 2.0 + 1e-5
+    perm = np.array(data.draw(st.permutations(range(features.shape[0]))), dtype=np.int64)
+    close(_jit_intra_list_diversity(features[perm]), ild, rtol=1e-5, atol=1e-5)
+
+
+@PROPS
+@given(gains_all=VECTORS, data=st.data())
+def test_ndcg_bounds(gains_all, data):
+    n = gains_all.size
+    k = data.draw(st.integers(1, n))
+    # The shown items are k distinct items of the catalogue, in any order.
+    order = np.array(data.draw(st.permutations(range(n))), dtype=np.int64)
+    shown = gains_all[order[:k]]
+    v = float(_jit_ndcg(shown, gains_all, k))
+    assert -1e-6 <= v <= 1.0 + 1e-5
+    # Showing the top-k in descending order is ideal: 1 (0 when every gain is 0).
+    best = np.sort(gains_all)[::-1][:k].copy()
+    close(_jit_ndcg(best, gains_all, k), 1.0 if gains_all.max() > 0 else 0.0, atol=1e-5)
+
+
+COUNTS = hnp.arrays(np.int32, st.integers(2, 50), elements=st.integers(0, 1000))
+
+
+@PROPS
+@given(counts=COUNTS)
+def test_self_information_positive_and_decreasing(counts):
+    n = counts.size
+    info = np.asarray(_jit_self_information(counts, np.arange(n)), dtype=np.float64)
+    assert np.all(info > 0)
+    # More clicks -> fewer bits, strictly; equal clicks -> equal bits.
+    for i in range(n):
+        for j in range(n):
+            if counts[i] < counts[j]:
+                assert info[i] > info[j]
+            elif counts[i] == counts[j]:
+                assert info[i] == info[j]
+
+
+@PROPS
+@given(counts=COUNTS, data=st.data())
+def test_self_information_one_more_click_lowers_bits(counts, data):
+    i = data.draw(st.integers(0, counts.size - 1))
+    more = counts.copy()
+    more[i] += 1
+    before = float(_jit_self_information(counts, i))
+    after = float(_jit_self_information(more, i))
+    assert after < before
+
+
+# --------------------------------------------------------------------------------------------
+# jit equivalence
+# --------------------------------------------------------------------------------------------
+
+_X = jnp.array([0.0, 3.0, 1.0, 7.0, 2.5])
+_F = jnp.array([[[1.0, 0.0, 2.0], [0.0, 1.0, 1.0], [-1.0, 2.0, 0.0]], [[1.0] * 3] * 3])
+_G = jnp.array([[1.0, 2.0, 0.5], [0.0, 0.0, 3.0]])
+_G_ALL = jnp.array([[1.0, 2.0, 0.5, 4.0], [0.0, 0.0, 3.0, 1.0]])
+_COUNTS = jnp.array([3, 0, 1, 4, 2], jnp.int32)
+_IDS = jnp.array([[0, 4], [1, 1]])
+_VALID = jnp.array([True, False, True, True, False])
+
+JIT_CASES = {
+    "position_discount": (lambda: metrics.position_discount(5), None),
+    "gini": (metrics.gini, (_X,)),
+    "entropy_bits": (metrics.entropy_bits, (_X,)),
+    "intra_list_diversity": (metrics.intra_list_diversity, (_F,)),
+    "dcg": (metrics.dcg, (_G,)),
+    "ndcg": (lambda s, a: metrics.ndcg(s, a, 3), (_G, _G_ALL)),
+    "ndcg_from_ideal": (metrics.ndcg_from_ideal, (_G, -jnp.sort(-_G, axis=-1))),
+    "self_information": (metrics.self_information, (_COUNTS, _IDS)),
+    "precision_at_k": (metrics.precision_at_k, (_IDS, _IDS[::-1])),
+    "spread": (metrics.spread, (_X, _VALID)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(JIT_CASES))
+def test_jit_matches_eager(name):
+    fn, args = JIT_CASES[name]
+    args = () if args is None else args
+    eager = np.asarray(fn(*args))
+    jitted = np.asarray(jax.jit(fn)(*args))
+    assert eager.shape == jitted.shape
+    assert_allclose(jitted, eager, rtol=1e-6, atol=1e-7)
+
+
+# --------------------------------------------------------------------------------------------
+# tracking: accumulate + row on a hand-built step
+# --------------------------------------------------------------------------------------------
+
+# U = 2 users, N = 4 items, k = 2, G = 2 groups (user 0 in group 0, user 1 in group 1).
+ATTRACTION = jnp.array([[0.9, 0.1, 0.5, 0.3], [0.2, 0.8, 0.4, 0.6]])
+EXAMINATION = jnp.array([1.0, 0.5])
+SLATES = jnp.array([[2, 0], [3, 2]], jnp.int32)
+CLICKS = jnp.array([[1, 0], [1, 1]], jnp.int32)
+ITEM_FEATURES = jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, 0.0]])
+
+
+def _step(user_groups=(0, 1)):
+    obs = Observation(
+        user_ids=jnp.array([10, 11], jnp.int32),
+        user_features=jnp.zeros((2, 3), jnp.float32),
+        user_groups=jnp.array(user_groups, jnp.int32),
+        item_features=ITEM_FEATURES,
+    )
+    return obs, Feedback(clicks=CLICKS), Truth(attraction=ATTRACTION, examination=EXAMINATION)
+
+
+def test_tracking_one_step_hand_computed():
+    obs, feedback, truth = _step()
+    totals = tracking.init_totals(4, 2)
+    window = tracking.init_window(2)
+    totals, window = tracking.accumulate(totals, window, obs, SLATES, feedback, truth)
+    r = tracking.row(totals, window)
+
+    assert set(r) == set(metrics.METRIC_NAMES) | set(metrics.COUNT_NAMES)
+
+    # Shown attraction: user 0 slate [2, 0] -> [0.5, 0.9]; user 1 slate [3, 2] -> [0.6, 0.4].
+    # Ideal: user 0 top-2 = items [0, 2] -> [0.9, 0.5]; user 1 = items [1, 3] -> [0.8, 0.6].
+    # Clicks: user 0 [1, 0] (1), user 1 [1, 1] (2) -> 3 clicks, 2 visits * k = 4 impressions.
+    assert int(r["clicks"]) == 3
+    assert int(r["impressions"]) == 4
+    close(r["ctr"], 3.0 / 4.0)
+
+    # Expected clicks with examination [1, 0.5]:
+    # user 0: 0.5 * 1 + 0.9 * 0.5 = 0.95; user 1: 0.6 * 1 + 0.4 * 0.5 = 0.8. Σ = 1.75.
+    close(r["expected_ctr"], 1.75 / 4.0, rtol=1e-5)
+
+    # Regret (ideal − shown) · examination:
+    # user 0: (0.9 − 0.5) * 1 + (0.5 − 0.9) * 0.5 = 0.4 − 0.2 = 0.2;
+    # user 1: (0.8 − 0.6) * 1 + (0.6 − 0.4) * 0.5 = 0.2 + 0.1 = 0.3.
+    # Mean per visit = 0.25; cum_regret = mean over users of this one step = 0.25.
+    close(r["regret"], 0.25, rtol=1e-5)
+    close(r["cum_regret"], 0.25, rtol=1e-5)
+
+    # Precision: user 0 {2, 0} vs {0, 2} -> 1; user 1 {3, 2} vs {1, 3} -> 1/2. Mean 0.75.
+    close(r["precision_at_k"], 0.75)
+
+    # NDCG with the attraction as gain and discounts [1, D1]:
+    # user 0: (0.5 + 0.9 D1) / (0.9 + 0.5 D1); user 1: (0.6 + 0.4 D1) / (0.8 + 0.6 D1).
+    ndcg0 = (0.5 + 0.9 * D1) / (0.9 + 0.5 * D1)
+    ndcg1 = (0.6 + 0.4 * D1) / (0.8 + 0.6 * D1)
+    close(r["ndcg_at_k"], (ndcg0 + ndcg1) / 2.0, rtol=1e-5)
+
+    # ILD: user 0 items 2, 0 = [1, 1], [1, 0]: 1 − 1/√2; user 1 items 3, 2 = [−1, 0], [1, 1]:
+    # 1 + 1/√2. Mean = 1.
+    close(r["ild"], 1.0, rtol=1e-5)
+
+    # Coverage: items shown {2, 0, 3} of 4 -> 0.75.
+    close(r["coverage"], 0.75)
+
+    # Novelty: no clicks before the step -> every shown item has log2(4) = 2 bits.
+    close(r["novelty"], 2.0)
+
+    # Groups: group 0 = user 0: CTR 1/2, regret 0.2; group 1 = user 1: CTR 2/2 = 1, regret 0.3.
+    close(r["group_ctr_gap"], 0.5)
+    close(r["group_regret_gap"], 0.1, rtol=1e-5)
+
+    # Exposure counts n_ij: item 2 at position 0 (user 0) and 1 (user 1); item 0 at 1;
+    # item 3 at 0. Discounted exposure = [D1, 0, 1 + D1, 1].
+    expected_counts = np.array([[0, 1], [0, 0], [1, 1], [1, 0]])
+    np.testing.assert_array_equal(np.asarray(totals.exposure), expected_counts)
+    exposure = np.array([D1, 0.0, 1.0 + D1, 1.0], np.float32)
+    close(r["exposure_gini"], float(metrics.gini(exposure)), rtol=1e-5)
+    close(r["exposure_entropy"], float(metrics.entropy_bits(exposure)), rtol=1e-5)
+    # And by hand: sorted [0, D1, 1, 1 + D1], weights [−3, −1, 1, 3]:
+    # Σ w x = −D1 + 1 + 3 + 3 D1 = 4 + 2 D1; Σ x = 2 + 2 D1;
+    # G = (4 + 2 D1) / (4 (2 + 2 D1)) = (2 + D1) / (4 (1 + D1)) ≈ 0.40329.
+    close(r["exposure_gini"], (2.0 + D1) / (4.0 * (1.0 + D1)), rtol=1e-5)
+    p = np.array([D1, 1.0 + D1, 1.0]) / (2.0 + 2.0 * D1)
+    close(r["exposure_entropy"], float(-np.sum(p * np.log2(p))), rtol=1e-5)
+
+    # Clicks per item: user 0 clicked item 2; user 1 clicked items 3 and 2 -> [0, 0, 2, 1].
+    np.testing.assert_array_equal(np.asarray(totals.item_clicks), [0, 0, 2, 1])
+
+    for name in metrics.METRIC_NAMES:
+        assert r[name].dtype == jnp.float32, name
+        assert r[name].shape == (), name
+
+
+def test_tracking_two_steps_novelty_uses_previous_clicks():
+    obs, feedback, truth = _step()
+    totals = tracking.init_totals(4, 2)
+    window = tracking.init_window(2)
+    for _ in range(2):
+        totals, window = tracking.accumulate(totals, window, obs, SLATES, feedback, truth)
+    r = tracking.row(totals, window)
+
+    assert int(r["clicks"]) == 6
+    assert int(r["impressions"]) == 8  # 4 visits * k
+    close(r["ctr"], 0.75)
+    # Same step twice: per-visit means unchanged, cum_regret doubles (0.25 + 0.25).
+    close(r["regret"], 0.25, rtol=1e-5)
+    close(r["cum_regret"], 0.5, rtol=1e-5)
+    np.testing.assert_array_equal(np.asarray(totals.item_clicks), [0, 0, 4, 2])
+
+    # Novelty, step 1: 4 slots at 2 bits. Step 2 uses clicks [0, 0, 2, 1] (C = 3, n = 4, /7):
+    # items shown 2, 0, 3, 2 -> 2 * log2(7/3) + log2(7/1) + log2(7/2).
+    step2 = 2.0 * math.log2(7.0 / 3.0) + math.log2(7.0) + math.log2(7.0 / 2.0)
+    close(r["novelty"], (4 * 2.0 + step2) / 8.0, rtol=1e-5)
+
+    # Exposure doubles; gini and entropy are scale-invariant, so unchanged.
+    close(r["exposure_gini"], (2.0 + D1) / (4.0 * (1.0 + D1)), rtol=1e-5)
+
+
+def test_tracking_empty_group_is_ignored_in_gaps():
+    # G = 3 with both users in group 2: groups 0 and 1 have no visits and must not count.
+    obs, feedback, truth = _step(user_groups=(2, 2))
+    totals = tracking.init_totals(4, 2)
+    window = tracking.init_window(3)
+    totals, window = tracking.accumulate(totals, window, obs, SLATES, feedback, truth)
+    r = tracking.row(totals, window)
+    np.testing.assert_array_equal(np.asarray(window.group_visits), [0, 0, 2])
+    np.testing.assert_array_equal(np.asarray(window.group_clicks), [0, 0, 3])
+    close(window.group_regret, [0.0, 0.0, 0.5], rtol=1e-5)
+    close(r["group_ctr_gap"], 0.0, atol=0.0)
+    close(r["group_regret_gap"], 0.0, atol=0.0)
+
+
+def test_tracking_accumulate_under_jit_matches_eager():
+    obs, feedback, truth = _step()
+    totals = tracking.init_totals(4, 2)
+    window = tracking.init_window(2)
+
+    def step_and_row(totals, window, obs, slates, feedback, truth):
+        return tracking.row(*tracking.accumulate(totals, window, obs, slates, feedback, truth))
+
+    eager = step_and_row(totals, window, obs, SLATES, feedback, truth)
+    jitted = jax.jit(step_and_row)(totals, window, obs, SLATES, feedback, truth)
+    for name in eager:
+        assert_allclose(np.asarray(jitted[name]), np.asarray(eager[name]), rtol=1e-6, err_msg=name)
