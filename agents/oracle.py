@@ -29,6 +29,7 @@ class OracleAgent:
 
     spec: EnvSpec
     uses_truth: ClassVar[bool] = True
+    predicts_clicks: ClassVar[bool] = True
 
     def init(self, key: jax.Array, params: tuple) -> tuple:
         return ()

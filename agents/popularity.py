@@ -36,6 +36,7 @@ class PopularityAgent:
 
     spec: EnvSpec
     uses_truth: ClassVar[bool] = False
+    predicts_clicks: ClassVar[bool] = False
 
     def init(self, key: jax.Array, params: tuple) -> PopularityState:
         return PopularityState(clicks=jnp.zeros((self.spec.n_items,), jnp.int32))

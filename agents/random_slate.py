@@ -33,6 +33,7 @@ class RandomAgent:
 
     spec: EnvSpec
     uses_truth: ClassVar[bool] = False
+    predicts_clicks: ClassVar[bool] = False
 
     def init(self, key: jax.Array, params: tuple) -> tuple:
         return ()

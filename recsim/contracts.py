@@ -39,9 +39,12 @@ class Agent(Protocol):
 
     `uses_truth` is a static flag: only an agent that declares it (the oracle) is handed the
     `Truth` as a fifth argument of `act`; no learner can see it by accident.
+    `predicts_clicks` declares that `ActInfo.scores` are predicted click probabilities at the
+    top position (so `model_error` is defined); otherwise they are ranking scores only.
     """
 
     uses_truth: ClassVar[bool]
+    predicts_clicks: ClassVar[bool]
 
     def init(self, key: jax.Array, params: PyTree) -> PyTree:
         """The initial agent state."""

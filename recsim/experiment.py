@@ -11,7 +11,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from recsim import loop, plotting, results
-from recsim.metrics import METRIC_NAMES
+from recsim.metrics import METRIC_NAMES, MODEL_METRICS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +53,9 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
     frame = results.metrics_frame(
         outcome.rows, list(experiment.seeds), experiment.simulation.log_every
     )
-    results.check_finite(frame)
+    not_applicable = () if experiment.simulation.agent.predicts_clicks else MODEL_METRICS
+    frame[list(not_applicable)] = float("nan")
+    results.check_finite(frame, not_applicable)
     interactions = len(experiment.seeds) * experiment.steps * spec.users_per_step
     info = {
         "status": "completed",
@@ -64,6 +66,7 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
         "simulations": len(experiment.seeds),
         "steps": experiment.steps,
         "traces": outcome.traces,
+        "not_applicable": list(not_applicable),
         "compile_seconds": outcome.compile_seconds,
         "run_seconds": outcome.run_seconds,
         "wall_seconds": time.perf_counter() - wall_start,

@@ -1,13 +1,15 @@
 """The compiled agent–environment loop (DESIGN.md §2, §7), in the style of purejaxrl.
 
-One simulation is a `lax.scan` over logging windows, each a `lax.scan` over `log_every` steps;
-a chunk of windows is one jitted call, `vmap`ped over simulations (seeds, and later grid
-points). The horizon is run chunk by chunk from Python, so the chunk function is traced and
-compiled once per run; the carry is donated between chunks.
+A chunk is a `lax.scan` over logging windows, each a `lax.scan` over `log_every` steps, whose
+body is one step of every simulation at once (`vmap` over simulations: seeds, and later grid
+points). The step counter t stays outside the `vmap`: it is the same for all simulations, so
+agents can branch on it with a real `lax.cond` (e.g. "train every n steps") rather than the
+select that a batched predicate becomes. The horizon is run chunk by chunk from Python, so the
+chunk function is traced and compiled once per run; the carry is donated between chunks.
 
 Per step t of simulation s (keys from `recsim.keys`):
 
-    obs      = env.observe(users_t, env_state)
+    obs      = env.observe(users_t, env_state)               # obs.step = t
     truth    = env.truth(env_state, obs)                      # metrics (and the oracle) only
     slates   = agent.act(agent_t0, agent_state, obs)          # [U, k]
     env_state, feedback = env.step(clicks_t, env_state, obs, slates)
@@ -42,7 +44,6 @@ class SimCarry(NamedTuple):
     """Everything that one simulation carries from step to step."""
 
     keys: keylib.SimKeys
-    step: jax.Array  # [] int32: steps completed so far
     env_state: PyTree
     agent_state: PyTree
     totals: tracking.Totals
@@ -73,16 +74,18 @@ class Simulation:
         spec = self.env.spec
         return SimCarry(
             keys=sim_keys,
-            step=jnp.zeros((), jnp.int32),
             env_state=self.env.init(sim_keys.world, params.env),
             agent_state=self.agent.init(sim_keys.agent_init, params.agent),
             totals=tracking.init_totals(spec.n_items, spec.slate_size),
         )
 
-    def transition(self, carry: SimCarry, params: SimParams) -> tuple[SimCarry, Transition]:
-        """One step of one simulation: observe, act, click, learn."""
-        env, agent, t = self.env, self.agent, carry.step
+    def transition(
+        self, carry: SimCarry, params: SimParams, t: jax.Array
+    ) -> tuple[SimCarry, Transition]:
+        """Step t of one simulation: observe, act, click, learn."""
+        env, agent = self.env, self.agent
         obs = env.observe(keylib.at_step(carry.keys.users, t), carry.env_state, params.env)
+        obs = obs.replace(step=t)
         truth = env.truth(carry.env_state, obs, params.env)
         act_key, update_key = jax.random.split(keylib.at_step(carry.keys.agent, t))
         privileged = (truth,) if agent.uses_truth else ()
@@ -93,33 +96,51 @@ class Simulation:
         agent_state = agent.update(
             update_key, carry.agent_state, obs, slates, feedback, params.agent
         )
-        carry = carry._replace(step=t + 1, env_state=env_state, agent_state=agent_state)
+        carry = carry._replace(env_state=env_state, agent_state=agent_state)
         return carry, Transition(obs, slates, feedback, truth, info)
 
     def step(
-        self, carry: SimCarry, window: tracking.WindowSums, params: SimParams
+        self, carry: SimCarry, window: tracking.WindowSums, params: SimParams, t: jax.Array
     ) -> tuple[SimCarry, tracking.WindowSums]:
-        """One step of one simulation, folded into the metric counters."""
-        carry, tr = self.transition(carry, params)
+        """Step t of one simulation, folded into the metric counters."""
+        carry, tr = self.transition(carry, params, t)
         totals, window = tracking.accumulate(
-            carry.totals, window, tr.obs, tr.slates, tr.feedback, tr.truth
+            carry.totals, window, tr.obs, tr.slates, tr.feedback, tr.truth, tr.info
         )
         return carry._replace(totals=totals), window
 
-    def chunk(self, carry: SimCarry, params: SimParams) -> tuple[SimCarry, dict[str, jax.Array]]:
-        """`windows_per_chunk` logging windows of one simulation -> rows [windows] per metric."""
+    def chunk(
+        self, carry: SimCarry, params: SimParams, t: jax.Array
+    ) -> tuple[SimCarry, dict[str, jax.Array]]:
+        """`windows_per_chunk` windows of all simulations from step t.
 
-        def one_window(carry, _):
+        Args:
+          carry: batched carry, leading axis S (simulations).
+          params: batched params, leading axis S.
+          t: [] int32 first step of the chunk (not batched).
+
+        Returns:
+          The carry after the chunk, and rows: metric -> [S, windows_per_chunk].
+        """
+        n_sims = jax.tree.leaves(carry.keys)[0].shape[0]
+        step_all = jax.vmap(self.step, in_axes=(0, 0, 0, None))
+        row_all = jax.vmap(tracking.row)
+
+        def one_window(state, _):
             def one_step(state, _):
-                return self.step(*state, params), None
+                carry, window, t = state
+                carry, window = step_all(carry, window, params, t)
+                return (carry, window, t + 1), None
 
-            window = tracking.init_window(self.env.spec.n_groups)
-            (carry, window), _ = jax.lax.scan(
-                one_step, (carry, window), None, length=self.log_every
+            carry, t = state
+            window = tracking.init_window(self.env.spec.n_groups, n_sims)
+            (carry, window, t), _ = jax.lax.scan(
+                one_step, (carry, window, t), None, length=self.log_every
             )
-            return carry, tracking.row(carry.totals, window)
+            return (carry, t), row_all(carry.totals, window)
 
-        return jax.lax.scan(one_window, carry, None, length=self.windows_per_chunk)
+        (carry, _), rows = jax.lax.scan(one_window, (carry, t), None, length=self.windows_per_chunk)
+        return carry, {name: values.T for name, values in rows.items()}
 
 
 class RunResult(NamedTuple):
@@ -171,9 +192,9 @@ def run(
         params = batch_params(params, n_sims)
     traces = [0]
 
-    def counted_chunk(carry, batched_params):
+    def counted_chunk(carry, batched_params, t):
         traces[0] += 1  # runs only while tracing
-        return jax.vmap(simulation.chunk)(carry, batched_params)
+        return simulation.chunk(carry, batched_params, t)
 
     master = jax.random.key(master_seed)
     init = jax.jit(jax.vmap(simulation.init, in_axes=(None, 0, 0)))
@@ -181,14 +202,14 @@ def run(
 
     start = time.perf_counter()
     carry = init(master, seed_ids, params)
-    compiled = chunk.lower(carry, params).compile()
+    compiled = chunk.lower(carry, params, jnp.int32(0)).compile()
     jax.block_until_ready(carry)
     compile_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
     chunks = []
-    for _ in progress(range(steps // steps_per_chunk)):
-        carry, rows = compiled(carry, params)
+    for index in progress(range(steps // steps_per_chunk)):
+        carry, rows = compiled(carry, params, jnp.int32(index * steps_per_chunk))
         chunks.append(rows)
     rows = {name: np.concatenate([np.asarray(c[name]) for c in chunks], 1) for name in chunks[0]}
     return RunResult(rows, compile_seconds, time.perf_counter() - start, traces[0])
@@ -204,12 +225,12 @@ def rollout(
     (leading axis: step).
     """
 
-    def one_step(carry, _):
-        return simulation.transition(carry, params)
+    def one_step(carry, t):
+        return simulation.transition(carry, params, t)
 
     @jax.jit
     def simulate(master, seed):
         carry = simulation.init(master, seed, params)
-        return jax.lax.scan(one_step, carry, None, length=steps)
+        return jax.lax.scan(one_step, carry, jnp.arange(steps, dtype=jnp.int32))
 
     return simulate(jax.random.key(master_seed), jnp.int32(seed))

@@ -22,8 +22,13 @@ METRIC_NAMES = (
     "exposure_entropy",
     "group_ctr_gap",
     "group_regret_gap",
+    "explore_fraction",
+    "model_error",
 )
 """Every metric column of `metrics.parquet`, in table order."""
+
+MODEL_METRICS = ("model_error",)
+"""Metrics that need the agent's predicted click probabilities (NaN for agents without any)."""
 
 COUNT_NAMES = ("clicks", "impressions")
 """Integer columns logged beside the metrics (exact, for determinism checks)."""

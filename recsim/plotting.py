@@ -41,6 +41,10 @@ def plot_curves(
     rows = math.ceil(len(METRIC_NAMES) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
     for ax, metric in zip(axes.flat, METRIC_NAMES, strict=False):
+        ax.set_title(metric)
+        if frame[metric].isna().all():
+            ax.text(0.5, 0.5, "not applicable", ha="center", va="center", transform=ax.transAxes)
+            continue
         table = band_table(frame, metric, by)
         lines = table.groupby(by, sort=True) if by else [((), table)]
         for label, line in lines:
@@ -48,7 +52,6 @@ def plot_curves(
             ax.plot(line["step"], line["mean"], label=name or None)
             ax.fill_between(line["step"], line["mean"] - line["ci"], line["mean"] + line["ci"],
                             alpha=0.25)  # fmt: skip
-        ax.set_title(metric)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(METRIC_NAMES) :]:

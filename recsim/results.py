@@ -51,14 +51,19 @@ def metrics_frame(rows: dict[str, np.ndarray], seeds: list[int], log_every: int)
     return frame
 
 
-def check_finite(frame: pd.DataFrame) -> None:
-    """Raises `NonFiniteMetricError` naming the first non-finite metric, seed and step."""
-    values = frame[list(METRIC_NAMES)].to_numpy()
+def check_finite(frame: pd.DataFrame, not_applicable: tuple[str, ...] = ()) -> None:
+    """Raises `NonFiniteMetricError` naming the first non-finite metric, seed and step.
+
+    Metrics in `not_applicable` (NaN by design, e.g. model_error of an agent without a click
+    model) are skipped.
+    """
+    names = [name for name in METRIC_NAMES if name not in not_applicable]
+    values = frame[names].to_numpy()
     bad = ~np.isfinite(values)
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise NonFiniteMetricError(
-            f"metric {METRIC_NAMES[col]} is {values[row, col]} at seed={frame['seed'].iat[row]} "
+            f"metric {names[col]} is {values[row, col]} at seed={frame['seed'].iat[row]} "
             f"step={frame['step'].iat[row]}"
         )
 

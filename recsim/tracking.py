@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from recsim import metrics
-from recsim.types import Feedback, Observation, Truth
+from recsim.types import ActInfo, Feedback, Observation, Truth
 
 
 class Totals(NamedTuple):
@@ -41,6 +41,8 @@ class WindowSums(NamedTuple):
     group_visits: jax.Array  # [G] int32
     group_clicks: jax.Array  # [G] int32
     group_regret: jax.Array  # [G] float32
+    explored: jax.Array  # [] int32: slots chosen by exploration
+    model_error: jax.Array  # [] float32: Σ over visits of mean |predicted − true| over items
 
 
 def init_totals(n_items: int, slate_size: int) -> Totals:
@@ -51,7 +53,11 @@ def init_totals(n_items: int, slate_size: int) -> Totals:
     )
 
 
-def init_window(n_groups: int) -> WindowSums:
+def init_window(n_groups: int, n_sims: int | None = None) -> WindowSums:
+    """Zero sums; with `n_sims`, batched along a leading simulation axis."""
+    if n_sims is not None:
+        window = init_window(n_groups)
+        return jax.tree.map(lambda x: jnp.broadcast_to(x, (n_sims, *x.shape)), window)
     zero_i, zero_f = jnp.zeros((), jnp.int32), jnp.zeros((), jnp.float32)
     return WindowSums(
         visits=zero_i,
@@ -65,6 +71,8 @@ def init_window(n_groups: int) -> WindowSums:
         group_visits=jnp.zeros((n_groups,), jnp.int32),
         group_clicks=jnp.zeros((n_groups,), jnp.int32),
         group_regret=jnp.zeros((n_groups,), jnp.float32),
+        explored=zero_i,
+        model_error=zero_f,
     )
 
 
@@ -75,8 +83,13 @@ def accumulate(
     slates: jax.Array,  # [U, k]
     feedback: Feedback,
     truth: Truth,
+    info: ActInfo,
 ) -> tuple[Totals, WindowSums]:
-    """Adds one step to the counters. Novelty uses the clicks before this step."""
+    """Adds one step to the counters. Novelty uses the clicks before this step.
+
+    `model_error` compares `info.scores` (the agent's predicted click probability at the top
+    position) with the true attraction; it is meaningful only for agents that predict clicks.
+    """
     users, k = slates.shape
     n_groups = window.group_visits.shape[0]
     discount = truth.examination  # [k]
@@ -99,6 +112,9 @@ def accumulate(
         group_visits=window.group_visits + jnp.sum(group_one_hot, axis=0),
         group_clicks=window.group_clicks + user_clicks @ group_one_hot,
         group_regret=window.group_regret + regret @ group_one_hot.astype(jnp.float32),
+        explored=window.explored + jnp.sum(info.explored.astype(jnp.int32)),
+        model_error=window.model_error
+        + jnp.sum(jnp.mean(jnp.abs(info.scores - truth.attraction), axis=1)),
     )
     positions = jnp.broadcast_to(jnp.arange(k), slates.shape)
     totals = Totals(
@@ -137,6 +153,8 @@ def row(totals: Totals, window: WindowSums) -> dict[str, jax.Array]:
         "exposure_entropy": metrics.entropy_bits(exposure),
         "group_ctr_gap": metrics.spread(group_ctr, has_group),
         "group_regret_gap": metrics.spread(group_regret, has_group),
+        "explore_fraction": window.explored / impressions.astype(jnp.float32),
+        "model_error": window.model_error / visits,
     }
     values = {name: values[name].astype(jnp.float32) for name in metrics.METRIC_NAMES}
     values["clicks"] = window.clicks

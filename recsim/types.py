@@ -30,6 +30,7 @@ class Observation:
     user_features: jax.Array  # [U, Fu] float32
     user_groups: jax.Array  # [U] int32 in 0..G-1
     item_features: jax.Array  # [N, Fi] float32
+    step: jax.Array | None = None  # [] int32 step index t, set by the loop (same for all sims)
 
 
 @struct.dataclass
@@ -55,6 +56,6 @@ class Truth:
 class ActInfo:
     """What an agent reports about its choice, for the agent metrics."""
 
-    scores: jax.Array  # [U, N] float32: the agent's score of every item
+    scores: jax.Array  # [U, N] float32: predicted click probability (or ranking score)
     uncertainty: jax.Array  # [U, N] float32: its epistemic uncertainty (0 when it has none)
     explored: jax.Array  # [U, k] bool: slots chosen by exploration rather than greedily

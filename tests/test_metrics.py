@@ -12,7 +12,7 @@ from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose
 
 from recsim import metrics, tracking
-from recsim.types import Feedback, Observation, Truth
+from recsim.types import ActInfo, Feedback, Observation, Truth
 
 RTOL = 1e-6
 D1 = 1.0 / math.log2(3.0)  # discount of position 1 (0-based): 1 / log2(1 + 2) ≈ 0.63093
@@ -436,6 +436,10 @@ EXAMINATION = jnp.array([1.0, 0.5])
 SLATES = jnp.array([[2, 0], [3, 2]], jnp.int32)
 CLICKS = jnp.array([[1, 0], [1, 1]], jnp.int32)
 ITEM_FEATURES = jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, 0.0]])
+# The agent's predicted click probabilities and which slots it explored.
+PREDICTED = jnp.array([[0.8, 0.1, 0.5, 0.5], [0.2, 0.4, 0.4, 0.6]])
+EXPLORED = jnp.array([[False, True], [False, False]])
+INFO = ActInfo(scores=PREDICTED, uncertainty=jnp.zeros_like(PREDICTED), explored=EXPLORED)
 
 
 def _step(user_groups=(0, 1)):
@@ -452,7 +456,7 @@ def test_tracking_one_step_hand_computed():
     obs, feedback, truth = _step()
     totals = tracking.init_totals(4, 2)
     window = tracking.init_window(2)
-    totals, window = tracking.accumulate(totals, window, obs, SLATES, feedback, truth)
+    totals, window = tracking.accumulate(totals, window, obs, SLATES, feedback, truth, INFO)
     r = tracking.row(totals, window)
 
     assert set(r) == set(metrics.METRIC_NAMES) | set(metrics.COUNT_NAMES)
@@ -467,6 +471,11 @@ def test_tracking_one_step_hand_computed():
     # Expected clicks with examination [1, 0.5]:
     # user 0: 0.5 * 1 + 0.9 * 0.5 = 0.95; user 1: 0.6 * 1 + 0.4 * 0.5 = 0.8. Σ = 1.75.
     close(r["expected_ctr"], 1.75 / 4.0, rtol=1e-5)
+
+    # Agent metrics: 1 of 4 slots explored; |predicted − true| per user:
+    # user 0: (0.1 + 0 + 0 + 0.2) / 4 = 0.075; user 1: (0 + 0.4 + 0 + 0) / 4 = 0.1; mean 0.0875.
+    close(r["explore_fraction"], 0.25)
+    close(r["model_error"], 0.0875, rtol=1e-5)
 
     # Regret (ideal − shown) · examination:
     # user 0: (0.9 − 0.5) * 1 + (0.5 − 0.9) * 0.5 = 0.4 − 0.2 = 0.2;
@@ -525,7 +534,7 @@ def test_tracking_two_steps_novelty_uses_previous_clicks():
     totals = tracking.init_totals(4, 2)
     window = tracking.init_window(2)
     for _ in range(2):
-        totals, window = tracking.accumulate(totals, window, obs, SLATES, feedback, truth)
+        totals, window = tracking.accumulate(totals, window, obs, SLATES, feedback, truth, INFO)
     r = tracking.row(totals, window)
 
     assert int(r["clicks"]) == 6
@@ -550,7 +559,7 @@ def test_tracking_empty_group_is_ignored_in_gaps():
     obs, feedback, truth = _step(user_groups=(2, 2))
     totals = tracking.init_totals(4, 2)
     window = tracking.init_window(3)
-    totals, window = tracking.accumulate(totals, window, obs, SLATES, feedback, truth)
+    totals, window = tracking.accumulate(totals, window, obs, SLATES, feedback, truth, INFO)
     r = tracking.row(totals, window)
     np.testing.assert_array_equal(np.asarray(window.group_visits), [0, 0, 2])
     np.testing.assert_array_equal(np.asarray(window.group_clicks), [0, 0, 3])
@@ -565,7 +574,9 @@ def test_tracking_accumulate_under_jit_matches_eager():
     window = tracking.init_window(2)
 
     def step_and_row(totals, window, obs, slates, feedback, truth):
-        return tracking.row(*tracking.accumulate(totals, window, obs, slates, feedback, truth))
+        return tracking.row(
+            *tracking.accumulate(totals, window, obs, slates, feedback, truth, INFO)
+        )
 
     eager = step_and_row(totals, window, obs, SLATES, feedback, truth)
     jitted = jax.jit(step_and_row)(totals, window, obs, SLATES, feedback, truth)
