@@ -44,6 +44,6 @@ class OracleAgent:
         return state
 
 
-def make(config: OracleConfig, spec: EnvSpec) -> tuple[OracleAgent, tuple]:
+def make(config: OracleConfig, spec: EnvSpec, exploration=None) -> tuple[OracleAgent, tuple]:
     config.validate()
     return OracleAgent(spec=spec), ()

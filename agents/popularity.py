@@ -58,6 +58,8 @@ class PopularityAgent:
         return state.replace(clicks=state.clicks.at[slates].add(feedback.clicks))
 
 
-def make(config: PopularityConfig, spec: EnvSpec) -> tuple[PopularityAgent, tuple]:
+def make(
+    config: PopularityConfig, spec: EnvSpec, exploration=None
+) -> tuple[PopularityAgent, tuple]:
     config.validate()
     return PopularityAgent(spec=spec), ()

@@ -49,6 +49,6 @@ class RandomAgent:
         return state
 
 
-def make(config: RandomConfig, spec: EnvSpec) -> tuple[RandomAgent, tuple]:
+def make(config: RandomConfig, spec: EnvSpec, exploration=None) -> tuple[RandomAgent, tuple]:
     config.validate()
     return RandomAgent(spec=spec), ()

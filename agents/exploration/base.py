@@ -1,0 +1,71 @@
+"""The exploration interface (DESIGN.md §4), in the style of rlax: small pure functions.
+
+A strategy is `select(key, scores, item_features, k, params, step) -> (slates, explored)`:
+
+    key            typed PRNG key
+    scores         `Scores`: the model's mean, uncertainty and one posterior sample per item
+    item_features  [N, F] observable item features (for similarity)
+    k              static slate size
+    params         the strategy's traced knobs (a pytree; vmappable)
+    step           [] int32 step index t (for schedules)
+    slates         [U, k] distinct item ids
+    explored       [U, k] bool: the slot was chosen by exploration rather than greedily —
+                   by the strategy's own mechanism where it has one (ε-greedy's coin, a
+                   query slot), else: the item is not in the greedy top-k
+
+Every strategy returns k distinct items per user.
+"""
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+
+@struct.dataclass
+class Scores:
+    """What a model knows about every item for each arriving user."""
+
+    mean: jax.Array  # [U, N] predicted click probability (or score) — the greedy criterion
+    std: jax.Array  # [U, N] epistemic uncertainty of `mean`
+    sample: jax.Array  # [U, N] one draw from the model's posterior (an ensemble member)
+
+
+Select = Callable[..., tuple[jax.Array, jax.Array]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Exploration:
+    """A named strategy: its `select` function; its knobs travel separately as params."""
+
+    name: str
+    select: Select
+
+
+@struct.dataclass
+class NoParams:
+    """Params of a strategy without knobs."""
+
+
+def top_k(values: jax.Array, k: int) -> jax.Array:
+    """Indices [U, k] of the k largest values of each row, largest first."""
+    return jax.lax.top_k(values, k)[1]
+
+
+def outside(slates: jax.Array, reference: jax.Array) -> jax.Array:
+    """[U, k] bool: slot item of `slates` is not among the items of `reference` [U, k']."""
+    return ~jnp.any(slates[:, :, None] == reference[:, None, :], axis=-1)
+
+
+def explored_vs_greedy(slates: jax.Array, scores: Scores) -> jax.Array:
+    """Slots whose item is not in the greedy top-k of `scores.mean`."""
+    return outside(slates, top_k(scores.mean, slates.shape[1]))
+
+
+def config_to_params(config: Any, params_class: type) -> Any:
+    """Traced float32 params from the same-named fields of a config dataclass."""
+    names = [field.name for field in dataclasses.fields(params_class)]
+    return params_class(**{name: jnp.asarray(getattr(config, name), jnp.float32) for name in names})

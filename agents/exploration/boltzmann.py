@@ -1,0 +1,39 @@
+"""`boltzmann`: a slate sampled without replacement from softmax(mean / T).
+
+Gumbel-top-k (Kool et al., 2019, "Stochastic Beams and Where to Find Them"): the top-k of
+mean_{u,i} / T + G_{u,i}, G ~ Gumbel(0, 1), is a sample of k items without replacement from
+the Plackett–Luce model with weights exp(mean / T). T → 0 is greedy; T → ∞ is uniform.
+"""
+
+import dataclasses
+
+import jax
+from flax import struct
+
+from agents.exploration.base import Exploration, config_to_params, explored_vs_greedy, top_k
+from recsim.validation import check_real
+
+
+@dataclasses.dataclass
+class BoltzmannConfig:
+    name: str = "boltzmann"
+    temperature: float = 0.05  # T > 0, on the scale of predicted click probabilities
+
+    def validate(self, prefix: str = "exploration", slate_size: int | None = None) -> None:
+        check_real(f"{prefix}.temperature", self.temperature, 0.0, low_open=True)
+
+
+@struct.dataclass
+class BoltzmannParams:
+    temperature: jax.Array
+
+
+def select(key, scores, item_features, k, params: BoltzmannParams, step):
+    gumbel = jax.random.gumbel(key, scores.mean.shape)
+    slates = top_k(scores.mean / params.temperature + gumbel, k)
+    return slates, explored_vs_greedy(slates, scores)
+
+
+def make(config: BoltzmannConfig):
+    config.validate()
+    return Exploration("boltzmann", select), config_to_params(config, BoltzmannParams)

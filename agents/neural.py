@@ -1,0 +1,250 @@
+"""`neural`: a Flax click model learned online, composed with an exploration strategy.
+
+An ensemble of M = `n_heads` click networks (`agents.networks.ClickNet`), each trained on its
+own bootstrap of the replay buffer (Osband et al., 2016, "Deep Exploration via Bootstrapped
+DQN"), or — with `uncertainty=dropout` — one network whose spread under M dropout masks is the
+uncertainty (Gal & Ghahramani, 2016). For user u and item i, with p_m = σ(logit_m(u, i, 0)):
+
+    mean_{u,i} = (1/M) Σ_m p_m,     std_{u,i} = sqrt((1/M) Σ_m (p_m − mean)²)
+
+Every step all U·k shown slots enter the replay ring buffer; every `update_every` steps,
+`n_updates` Adam(W) steps minimise the bootstrap-weighted binary cross-entropy of minibatches
+of `batch_size` examples,
+
+    L = Σ_m  Σ_b w_{b,m} BCE(logit_m(u_b, i_b, j_b), c_b) / max(1, Σ_b w_{b,m}).
+
+The learning rate and weight decay are traced (`optax.inject_hyperparams`), so sweepable.
+"""
+
+import dataclasses
+from typing import Any, ClassVar
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from agents import replay
+from agents.exploration import Exploration, Scores
+from agents.networks import ClickNet
+from recsim.types import ActInfo, EnvSpec, Feedback, Observation
+from recsim.validation import ConfigError, check_int, check_real
+
+NETWORKS = ("two_tower", "mlp")
+UNCERTAINTY = ("ensemble", "dropout")
+
+
+@dataclasses.dataclass
+class NeuralConfig:
+    """Config of `agent=neural`. Ints and names fix the program; floats are traced."""
+
+    name: str = "neural"
+    network: str = "two_tower"  # two_tower | mlp
+    hidden: list[int] = dataclasses.field(default_factory=lambda: [64])
+    embedding: int = 32  # two-tower embedding size e
+    uncertainty: str = "ensemble"  # ensemble | dropout
+    n_heads: int = 5  # ensemble members, or dropout samples per act
+    dropout: float = 0.1  # dropout rate (uncertainty=dropout only)
+    buffer_size: int = 20000  # replay examples (rounded up to a multiple of U·k)
+    batch_size: int = 128
+    update_every: int = 4  # steps between training rounds
+    n_updates: int = 1  # minibatch steps per round
+    learning_rate: float = 0.003
+    weight_decay: float = 0.0
+
+    def validate(self, prefix: str = "agent") -> None:
+        if self.network not in NETWORKS:
+            raise ConfigError(f"{prefix}.network={self.network!r} must be one of {NETWORKS}")
+        if self.uncertainty not in UNCERTAINTY:
+            raise ConfigError(
+                f"{prefix}.uncertainty={self.uncertainty!r} must be one of {UNCERTAINTY}"
+            )
+        if not self.hidden:
+            raise ConfigError(f"{prefix}.hidden=[] must list at least one layer width")
+        for i, width in enumerate(self.hidden):
+            check_int(f"{prefix}.hidden[{i}]", width, 1)
+        for name in ("embedding", "n_heads", "buffer_size", "batch_size", "update_every"):
+            check_int(f"{prefix}.{name}", getattr(self, name), 1)
+        check_int(f"{prefix}.n_updates", self.n_updates, 0)
+        if self.uncertainty == "ensemble" and self.n_heads < 2:
+            raise ConfigError(f"{prefix}.n_heads={self.n_heads} must be >= 2 for an ensemble")
+        check_real(f"{prefix}.dropout", self.dropout, 0.0, 1.0, high_open=True)
+        if self.uncertainty == "dropout" and self.dropout == 0:
+            raise ConfigError(f"{prefix}.dropout=0 must be > 0 with uncertainty=dropout")
+        check_real(f"{prefix}.learning_rate", self.learning_rate, 0.0, low_open=True)
+        check_real(f"{prefix}.weight_decay", self.weight_decay, 0.0)
+
+
+@struct.dataclass
+class NeuralParams:
+    learning_rate: jax.Array
+    weight_decay: jax.Array
+    exploration: Any  # the strategy's params
+
+
+@struct.dataclass
+class NeuralState:
+    network: Any  # Flax params, stacked along a leading member axis [M, ...]
+    optimizer: Any  # optax state (learning rate inside, traced)
+    replay: replay.Replay
+
+
+@dataclasses.dataclass(frozen=True)
+class NeuralAgent:
+    """Ensemble (or MC-dropout) click model + exploration strategy (see module docstring)."""
+
+    spec: EnvSpec
+    net: ClickNet
+    exploration: Exploration
+    ensemble: bool
+    n_heads: int
+    capacity: int
+    batch_size: int
+    update_every: int
+    n_updates: int
+    uses_truth: ClassVar[bool] = False
+    predicts_clicks: ClassVar[bool] = True
+
+    @property
+    def members(self) -> int:
+        """Parameter sets: one per head for an ensemble, one for MC dropout."""
+        return self.n_heads if self.ensemble else 1
+
+    def optimizer(self, params: NeuralParams) -> optax.GradientTransformation:
+        return optax.inject_hyperparams(optax.adamw)(
+            learning_rate=params.learning_rate, weight_decay=params.weight_decay
+        )
+
+    def init(self, key: jax.Array, params: NeuralParams) -> NeuralState:
+        spec = self.spec
+        users = jnp.zeros((1, spec.user_feature_dim))
+        items = jnp.zeros((spec.n_items, spec.item_feature_dim))
+        index = jnp.zeros((1,), jnp.int32)
+        keys = jax.random.split(key, self.members)
+        network = jax.vmap(lambda k: self.net.init(k, users, index, index, items))(keys)
+        return NeuralState(
+            network=network,
+            optimizer=self.optimizer(params).init(network),
+            replay=replay.init(self.capacity, spec.user_feature_dim, self.members),
+        )
+
+    def predict(self, key: jax.Array, network: Any, obs: Observation) -> jax.Array:
+        """Top-position click probabilities of every item per head: [heads, U, N]."""
+
+        def catalogue(member, dropout_key):
+            return self.net.apply(
+                member,
+                obs.user_features,
+                obs.item_features,
+                deterministic=self.ensemble,
+                rngs={"dropout": dropout_key},
+                method=ClickNet.catalogue,
+            )
+
+        keys = jax.random.split(key, self.n_heads)
+        if self.ensemble:
+            logits = jax.vmap(catalogue)(network, keys)
+        else:
+            single = jax.tree.map(lambda x: x[0], network)
+            logits = jax.vmap(catalogue, in_axes=(None, 0))(single, keys)
+        return jax.nn.sigmoid(logits)
+
+    def act(self, key, state: NeuralState, obs: Observation, params: NeuralParams):
+        predict_key, member_key, explore_key = jax.random.split(key, 3)
+        probs = self.predict(predict_key, state.network, obs)  # [H, U, N]
+        users = probs.shape[1]
+        member = jax.random.randint(member_key, (users,), 0, self.n_heads)
+        scores = Scores(
+            mean=jnp.mean(probs, axis=0),
+            std=jnp.std(probs, axis=0),
+            sample=probs[member, jnp.arange(users)],
+        )
+        slates, explored = self.exploration.select(
+            explore_key, scores, obs.item_features, self.spec.slate_size,
+            params.exploration, obs.step,
+        )  # fmt: skip
+        return slates, ActInfo(scores=scores.mean, uncertainty=scores.std, explored=explored)
+
+    def loss(self, network, batch: replay.Replay, item_features, key) -> jax.Array:
+        """Bootstrap-weighted BCE summed over members (see module docstring)."""
+
+        def member_loss(member, weights, dropout_key):
+            logits = self.net.apply(
+                member, batch.user_features, batch.items, batch.positions, item_features,
+                deterministic=self.ensemble, rngs={"dropout": dropout_key},
+            )  # fmt: skip
+            bce = optax.sigmoid_binary_cross_entropy(logits, batch.clicks)
+            return jnp.sum(weights * bce) / jnp.maximum(jnp.sum(weights), 1.0)
+
+        keys = jax.random.split(key, self.members)
+        return jnp.sum(jax.vmap(member_loss)(network, batch.weights.T, keys))
+
+    def train(self, key, state: NeuralState, item_features, params: NeuralParams) -> NeuralState:
+        """`n_updates` minibatch steps on the replay buffer."""
+        optimizer = self.optimizer(params)
+
+        def one_update(state, update_key):
+            batch_key, dropout_key = jax.random.split(update_key)
+            batch = replay.sample(state.replay, batch_key, self.batch_size)
+            grads = jax.grad(self.loss)(state.network, batch, item_features, dropout_key)
+            updates, opt_state = optimizer.update(grads, state.optimizer, state.network)
+            network = optax.apply_updates(state.network, updates)
+            return state.replace(network=network, optimizer=opt_state), None
+
+        state, _ = jax.lax.scan(one_update, state, jax.random.split(key, self.n_updates))
+        return state
+
+    def update(
+        self,
+        key,
+        state: NeuralState,
+        obs: Observation,
+        slates,
+        feedback: Feedback,
+        params: NeuralParams,
+    ) -> NeuralState:
+        add_key, train_key = jax.random.split(key)
+        buffer = replay.add(
+            state.replay, add_key, obs.user_features, slates, feedback.clicks, self.ensemble
+        )
+        state = state.replace(replay=buffer)
+        # obs.step is the same for every simulation, so this is a real branch under vmap.
+        return jax.lax.cond(
+            (obs.step + 1) % self.update_every == 0,
+            lambda s: self.train(train_key, s, obs.item_features, params),
+            lambda s: s,
+            state,
+        )
+
+
+def make(config: NeuralConfig, spec: EnvSpec, exploration: tuple[Exploration, Any]):
+    """The agent and its traced params, for `spec` and the (strategy, strategy params)."""
+    config.validate()
+    strategy, strategy_params = exploration
+    ensemble = config.uncertainty == "ensemble"
+    net = ClickNet(
+        kind=config.network,
+        n_items=spec.n_items,
+        n_positions=spec.slate_size,
+        hidden=tuple(config.hidden),
+        embedding=config.embedding,
+        dropout=0.0 if ensemble else config.dropout,
+    )
+    block = spec.users_per_step * spec.slate_size
+    agent = NeuralAgent(
+        spec=spec,
+        net=net,
+        exploration=strategy,
+        ensemble=ensemble,
+        n_heads=config.n_heads,
+        capacity=replay.capacity_for(config.buffer_size, block),
+        batch_size=config.batch_size,
+        update_every=config.update_every,
+        n_updates=config.n_updates,
+    )
+    params = NeuralParams(
+        learning_rate=jnp.asarray(config.learning_rate, jnp.float32),
+        weight_decay=jnp.asarray(config.weight_decay, jnp.float32),
+        exploration=strategy_params,
+    )
+    return agent, params
