@@ -1,9 +1,22 @@
-"""Recommenders. `REGISTRY` maps a config name to (config class, factory(config, spec))."""
+"""Recommenders. `REGISTRY` maps a config name to (config class, factory).
 
-from agents import oracle, popularity, random_slate
+Every factory is `make(config, spec, exploration) -> (agent, params)`, with `exploration` the
+(strategy, strategy params) pair built from the `exploration` config group; baselines that do
+not explore ignore it.
+"""
+
+from agents import linear, neural, oracle, popularity, random_slate
 
 REGISTRY = {
+    "neural": (neural.NeuralConfig, neural.make),
+    "linucb": (linear.LinearConfig, linear.make),
+    "lints": (linear.LinearConfig, linear.make),
     "oracle": (oracle.OracleConfig, oracle.make),
     "random": (random_slate.RandomConfig, random_slate.make),
     "popularity": (popularity.PopularityConfig, popularity.make),
 }
+
+
+def explores(agent) -> bool:
+    """Whether an agent composes an exploration strategy (the baselines do not)."""
+    return hasattr(agent, "exploration")

@@ -182,6 +182,13 @@ class NeuralAgent:
     def train(self, key, state: NeuralState, item_features, params: NeuralParams) -> NeuralState:
         """`n_updates` minibatch steps on the replay buffer."""
         optimizer = self.optimizer(params)
+        # The traced params are the source of truth for the hyper-parameters (they may be a
+        # grid axis); write them into the optimizer state that inject_hyperparams reads.
+        hyperparams = {"learning_rate": params.learning_rate, "weight_decay": params.weight_decay}
+        opt_state = state.optimizer
+        state = state.replace(
+            optimizer=opt_state._replace(hyperparams={**opt_state.hyperparams, **hyperparams})
+        )
 
         def one_update(state, update_key):
             batch_key, dropout_key = jax.random.split(update_key)

@@ -175,7 +175,7 @@ class LatentEnv:
             jax.nn.softmax(user_taste) @ centres
             + params.user_spread * jax.random.normal(k[7], (n_users, d)) / jnp.sqrt(d)
         )
-        item_proj = jax.random.normal(k[8], (self.observed_item_dim, d)) / jnp.sqrt(d)
+        item_proj = jax.random.normal(k[8], (self.observed_item_dim, d))
         item_noise = jax.random.normal(k[9], (n_items, self.observed_item_dim))
         item_features = jnp.concatenate(
             [
@@ -188,7 +188,7 @@ class LatentEnv:
             user_vecs=user_vecs,
             user_groups=user_groups.astype(jnp.int32),
             user_activity=params.activity_skew * jax.random.normal(k[10], (n_users,)),
-            user_proj=jax.random.normal(k[11], (self.observed_user_dim, d)) / jnp.sqrt(d),
+            user_proj=jax.random.normal(k[11], (self.observed_user_dim, d)),
             user_noise=params.user_feature_noise
             * jax.random.normal(jax.random.fold_in(key, 12), (n_users, self.observed_user_dim)),
             boredom=jnp.zeros((n_users, T), jnp.float32),

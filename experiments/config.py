@@ -13,6 +13,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 import agents
 import envs
+from agents import exploration as explorations
 from recsim import loop
 from recsim.experiment import Experiment
 from recsim.validation import ConfigError, check_int
@@ -29,13 +30,19 @@ class RunConfig:
     progress: bool | None = None  # progress bar; None: only when stderr is a terminal
     env: Any = MISSING
     agent: Any = MISSING
+    exploration: Any = MISSING  # used by learning agents; baselines ignore it
 
 
 def register_configs() -> None:
-    """Stores the schemas: `run_schema`, and `<name>_schema` in the env and agent groups."""
+    """Stores the schemas: `run_schema`, and `<name>_schema` in each config group."""
     store = ConfigStore.instance()
     store.store(name="run_schema", node=RunConfig)
-    for group, registry in (("env", envs.REGISTRY), ("agent", agents.REGISTRY)):
+    groups = (
+        ("env", envs.REGISTRY),
+        ("agent", agents.REGISTRY),
+        ("exploration", explorations.REGISTRY),
+    )
+    for group, registry in groups:
         for name, (config_class, _) in registry.items():
             store.store(group=group, name=f"{name}_schema", node=config_class)
 
@@ -56,7 +63,9 @@ def build_experiment(cfg: DictConfig) -> Experiment:
     config: RunConfig = OmegaConf.to_object(cfg)
     validate_run(config)
     env, env_params = envs.REGISTRY[config.env.name][1](config.env)
-    agent, agent_params = agents.REGISTRY[config.agent.name][1](config.agent, env.spec)
+    config.exploration.validate(slate_size=env.spec.slate_size)
+    exploration = explorations.REGISTRY[config.exploration.name][1](config.exploration)
+    agent, agent_params = agents.REGISTRY[config.agent.name][1](config.agent, env.spec, exploration)
     n_windows = config.steps // config.log_every
     simulation = loop.Simulation(
         env=env,
@@ -66,6 +75,11 @@ def build_experiment(cfg: DictConfig) -> Experiment:
     )
     resolved = OmegaConf.to_container(cfg, resolve=True)
     resolved.pop("progress", None)  # display only: not part of the experiment's identity
+    title = f"env={config.env.name} agent={config.agent.name}"
+    if agents.explores(agent):
+        title += f" exploration={config.exploration.name}"
+    else:
+        resolved["exploration"] = None  # ignored: must not change the config hash
     return Experiment(
         simulation=simulation,
         params=loop.SimParams(env=env_params, agent=agent_params),
@@ -73,5 +87,5 @@ def build_experiment(cfg: DictConfig) -> Experiment:
         seeds=tuple(range(config.seeds)),
         steps=config.steps,
         config=resolved,
-        title=f"env={config.env.name} agent={config.agent.name}",
+        title=title,
     )

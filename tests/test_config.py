@@ -8,6 +8,7 @@ from hydra.errors import ConfigCompositionException
 
 import agents
 import envs
+from agents import exploration as explorations
 from experiments.config import build_experiment, register_configs
 from recsim.validation import ConfigError
 
@@ -22,16 +23,32 @@ def composed(*overrides):
 
 @pytest.mark.parametrize("env", sorted(envs.REGISTRY))
 @pytest.mark.parametrize("agent", sorted(agents.REGISTRY))
-def test_every_env_and_agent_config_composes_and_builds(env, agent):
-    experiment = build_experiment(composed(f"env={env}", f"agent={agent}"))
+@pytest.mark.parametrize("exploration", sorted(explorations.REGISTRY))
+def test_every_env_agent_and_exploration_config_composes_and_builds(env, agent, exploration):
+    overrides = (f"env={env}", f"agent={agent}", f"exploration={exploration}")
+    experiment = build_experiment(composed(*overrides))
     assert experiment.config["env"]["name"] == env
     assert experiment.config["agent"]["name"] == agent
-    assert experiment.steps % (experiment.simulation.log_every) == 0
+    built = experiment.simulation.agent
+    if agents.explores(built):
+        assert built.exploration.name == exploration
+        assert experiment.config["exploration"]["name"] == exploration
+    else:
+        assert experiment.config["exploration"] is None
+
+
+@pytest.mark.parametrize("agent, exploration", [("linucb", "ucb"), ("lints", "thompson")])
+def test_linear_agents_bring_their_own_default_exploration(agent, exploration):
+    experiment = build_experiment(composed(f"agent={agent}"))
+    assert experiment.simulation.agent.exploration.name == exploration
+    override = build_experiment(composed(f"agent={agent}", "exploration=greedy"))
+    assert override.simulation.agent.exploration.name == "greedy"
 
 
 def test_defaults_are_the_documented_experiment():
     experiment = build_experiment(composed())
-    assert experiment.config["agent"]["name"] == "popularity"
+    assert experiment.config["agent"]["name"] == "neural"
+    assert experiment.simulation.agent.exploration.name == "epsilon_greedy"
     assert experiment.seeds == tuple(range(8))
     assert experiment.steps == 2000 and experiment.simulation.log_every == 50
 
@@ -54,11 +71,24 @@ def test_overrides_reach_the_experiment():
         ("env.users_per_step=0", "env.users_per_step=0 is out of range"),
         ("env.group_shares=[0.5,0.6]", "env.group_shares=[0.5, 0.6] must sum to 1"),
         ("env.drift_rate=-0.1", "env.drift_rate=-0.1 is out of range"),
+        ("exploration.epsilon=1.5", "exploration.epsilon=1.5 is out of range: allowed [0.0, 1.0]"),
+        ("exploration=diversity exploration.relevance_weight=2", "exploration.relevance_weight=2"),
+        ("exploration=boltzmann exploration.temperature=0", "exploration.temperature=0"),
+        ("exploration=ucb exploration.beta=-1", "exploration.beta=-1"),
+        (
+            "exploration=uncertainty exploration.n_query=6",
+            "exploration.n_query=6 is out of range: allowed 0..5 (env.slate_size)",
+        ),
+        ("agent.n_heads=1", "agent.n_heads=1 must be >= 2 for an ensemble"),
+        ("agent.network=cnn", "agent.network='cnn' must be one of ('two_tower', 'mlp')"),
+        ("agent.learning_rate=0", "agent.learning_rate=0"),
+        ("agent.hidden=[]", "agent.hidden=[] must list at least one layer width"),
+        ("agent=linucb agent.ridge=0", "agent.ridge=0"),
     ],
 )
 def test_out_of_range_values_are_refused_in_one_line(override, message):
     with pytest.raises(ConfigError) as error:
-        build_experiment(composed(override))
+        build_experiment(composed(*override.split()))
     assert message in str(error.value)
     assert "\n" not in str(error.value)
 

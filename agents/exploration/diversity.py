@@ -1,9 +1,11 @@
 """`diversity`: maximal marginal relevance (Carbonell & Goldstein, 1998).
 
-The slate is built greedily; at each position the item maximising
+The slate is built greedily: the first item is the most relevant (argmax mean_{u,i}); each
+next one maximises
     λ · mean_{u,i} − (1 − λ) · max_{s ∈ slate} cos(x_i, x_s)
-is added (cosine similarity of observable item features; the max is 0 for the first item).
-λ = 1 is greedy; smaller λ trades predicted clicks for intra-list diversity.
+(cosine similarity of observable item features). λ = 1 is greedy; smaller λ trades predicted
+clicks for intra-list diversity; λ = 0 is the most relevant item followed by the most
+dissimilar ones.
 """
 
 import dataclasses
@@ -39,8 +41,8 @@ def select(key, scores, item_features, k, params: DiversityParams, step):
 
     def add_one(state, position):
         max_similarity, taken = state  # [U, N], [U, N] bool
-        penalty = jnp.where(position > 0, max_similarity, 0.0)
-        value = lam * scores.mean - (1.0 - lam) * penalty
+        marginal = lam * scores.mean - (1.0 - lam) * max_similarity
+        value = jnp.where(position > 0, marginal, scores.mean)
         choice = jnp.argmax(jnp.where(taken, -jnp.inf, value), axis=1)  # [U]
         similarity = unit[choice] @ unit.T  # [U, N]
         return (jnp.maximum(max_similarity, similarity), taken.at[rows, choice].set(True)), choice

@@ -59,8 +59,12 @@ def select(key, scores, item_features, k, params: EpsilonGreedyParams, step):
         .set(True, mode="drop")
     )
     noise = jnp.where(is_kept, -1.0, jax.random.uniform(item_key, scores.mean.shape))
-    candidates = top_k(noise, k)  # k distinct non-kept items in uniformly random order
-    return jnp.where(explore, candidates, greedy), explore
+    candidates = top_k(noise, k)  # non-kept items first, in uniformly random order
+    # The r-th exploring slot takes the r-th candidate: at most k − (kept) ≤ N − (kept)
+    # candidates are needed, and those are all non-kept items, so the slate stays distinct.
+    rank = jnp.maximum(jnp.cumsum(explore, axis=1) - 1, 0)
+    picked = jnp.take_along_axis(candidates, rank, axis=1)
+    return jnp.where(explore, picked, greedy), explore
 
 
 def make(config: EpsilonGreedyConfig):
