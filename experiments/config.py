@@ -14,6 +14,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 import agents
 import envs
 from agents import exploration as explorations
+from experiments import grid as gridlib
 from recsim import loop
 from recsim.experiment import Experiment
 from recsim.validation import ConfigError, check_int
@@ -31,6 +32,7 @@ class RunConfig:
     env: Any = MISSING
     agent: Any = MISSING
     exploration: Any = MISSING  # used by learning agents; baselines ignore it
+    grid: gridlib.GridConfig = dataclasses.field(default_factory=gridlib.GridConfig)
 
 
 def register_configs() -> None:
@@ -58,14 +60,39 @@ def validate_run(config: RunConfig) -> None:
         )
 
 
-def build_experiment(cfg: DictConfig) -> Experiment:
-    """Validates the composed config and builds env, agent and the compiled-loop plan."""
-    config: RunConfig = OmegaConf.to_object(cfg)
-    validate_run(config)
+def build_point(config: RunConfig) -> tuple[Any, Any, Any, Any]:
+    """(env, env params, agent, agent params) of one validated config."""
     env, env_params = envs.REGISTRY[config.env.name][1](config.env)
     config.exploration.validate(slate_size=env.spec.slate_size)
     exploration = explorations.REGISTRY[config.exploration.name][1](config.exploration)
     agent, agent_params = agents.REGISTRY[config.agent.name][1](config.agent, env.spec, exploration)
+    return env, env_params, agent, agent_params
+
+
+def build_grid(config: RunConfig, env, agent) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Grid points and their params; refuses axes that change the static program."""
+    axes = gridlib.axes(config.grid)
+    for path, values in axes:
+        if path.startswith("exploration.") and not agents.explores(agent):
+            raise ConfigError(f"grid.{path}: agent={config.agent.name} does not explore")
+        for value in values:
+            point_env, _, point_agent, _ = build_point(gridlib.apply(config, {path: value}))
+            if point_env != env or point_agent != agent:
+                raise gridlib.structure_error(path, values, "changes shapes or code")
+    points = gridlib.points(axes) or [{}]
+    params = []
+    for point in points:
+        _, env_params, _, agent_params = build_point(gridlib.apply(config, point))
+        params.append(loop.SimParams(env=env_params, agent=agent_params))
+    return points, params
+
+
+def build_experiment(cfg: DictConfig) -> Experiment:
+    """Validates the composed config and builds env, agent, grid and the compiled-loop plan."""
+    config: RunConfig = OmegaConf.to_object(cfg)
+    validate_run(config)
+    env, _, agent, _ = build_point(config)
+    points, params = build_grid(config, env, agent)
     n_windows = config.steps // config.log_every
     simulation = loop.Simulation(
         env=env,
@@ -75,6 +102,7 @@ def build_experiment(cfg: DictConfig) -> Experiment:
     )
     resolved = OmegaConf.to_container(cfg, resolve=True)
     resolved.pop("progress", None)  # display only: not part of the experiment's identity
+    resolved["grid"] = {path: values for path, values in gridlib.axes(config.grid)}
     title = f"env={config.env.name} agent={config.agent.name}"
     if agents.explores(agent):
         title += f" exploration={config.exploration.name}"
@@ -82,10 +110,11 @@ def build_experiment(cfg: DictConfig) -> Experiment:
         resolved["exploration"] = None  # ignored: must not change the config hash
     return Experiment(
         simulation=simulation,
-        params=loop.SimParams(env=env_params, agent=agent_params),
+        params=gridlib.stack(params),
         master_seed=config.seed,
         seeds=tuple(range(config.seeds)),
         steps=config.steps,
         config=resolved,
+        grid=tuple(points),
         title=title,
     )

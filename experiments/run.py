@@ -14,7 +14,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from experiments.config import build_experiment, register_configs
-from recsim.experiment import final_summary, run_and_write
+from recsim.experiment import final_summary, format_summary, run_and_write
 from recsim.results import NonFiniteMetricError
 from recsim.validation import ConfigError
 
@@ -44,8 +44,14 @@ def main(cfg: DictConfig) -> None:
         print(f"error: run failed: {error}", file=sys.stderr)
         sys.exit(1)
     frame = pd.read_parquet(run_dir / "metrics.parquet")
-    print(f"{experiment.title}: {info['simulations']} seeds x {info['steps']} steps")
-    print(final_summary(frame).to_string(float_format=lambda x: f"{x:.4f}"))
+    axes = list(experiment.grid[0])
+    print(
+        f"{experiment.title}: {len(experiment.grid)} grid point(s) x {info['seeds']} seeds x "
+        f"{info['steps']} steps"
+    )
+    print(format_summary(final_summary(frame, by=axes), by=axes))
+    if axes:
+        print(f"(columns: {', '.join(axes)}; {info['seeds']} seeds per grid point)")
     print(
         f"compile {info['compile_seconds']:.1f} s, run {info['run_seconds']:.1f} s, "
         f"{info['interactions_per_second']:,.0f} interactions/s on {info['backend']}"

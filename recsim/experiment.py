@@ -7,6 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jax
+import jax.numpy as jnp
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -19,12 +22,25 @@ class Experiment:
     """A validated, fully built experiment."""
 
     simulation: loop.Simulation
-    params: loop.SimParams
+    params: loop.SimParams  # traced knobs, stacked along a leading grid-point axis [G, ...]
     master_seed: int
-    seeds: tuple[int, ...]
+    seeds: tuple[int, ...]  # seed numbers, run at every grid point
     steps: int
     config: dict[str, Any]  # resolved config, recorded in run.json and hashed
+    grid: tuple[dict[str, Any], ...] = ({},)  # {axis path: value} of each grid point
     title: str = ""
+
+    @property
+    def n_simulations(self) -> int:
+        return len(self.grid) * len(self.seeds)
+
+    def batched_params(self) -> loop.SimParams:
+        """[G·S, ...]: grid point g's params repeated for each of its S seeds (g major)."""
+        return jax.tree.map(lambda x: jnp.repeat(x, len(self.seeds), axis=0), self.params)
+
+    def simulation_seeds(self) -> list[int]:
+        """The seed number of each simulation, [G·S] (g major): CRN across grid points."""
+        return list(self.seeds) * len(self.grid)
 
 
 def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None = None) -> dict:
@@ -44,28 +60,37 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
     wall_start = time.perf_counter()
     outcome = loop.run(
         experiment.simulation,
-        experiment.params,
+        experiment.batched_params(),
         experiment.master_seed,
-        experiment.seeds,
+        experiment.simulation_seeds(),
         experiment.steps,
+        batched=True,
         progress=bar,
     )
     frame = results.metrics_frame(
-        outcome.rows, list(experiment.seeds), experiment.simulation.log_every
+        outcome.rows, experiment.simulation_seeds(), experiment.simulation.log_every
     )
+    axes = list(experiment.grid[0])
+    rows_per_point = len(experiment.seeds) * outcome.rows["ctr"].shape[1]
+    for position, path in enumerate(axes):
+        values = [point[path] for point in experiment.grid]
+        frame.insert(position, path, np.repeat(np.asarray(values), rows_per_point))
     not_applicable = () if experiment.simulation.agent.predicts_clicks else MODEL_METRICS
     frame[list(not_applicable)] = float("nan")
     results.check_finite(frame, not_applicable)
-    interactions = len(experiment.seeds) * experiment.steps * spec.users_per_step
+    interactions = experiment.n_simulations * experiment.steps * spec.users_per_step
     info = {
         "status": "completed",
         "config": experiment.config,
         "config_hash": results.config_hash(experiment.config),
         "git_sha": results.git_sha(),
         **results.environment_info(),
-        "simulations": len(experiment.seeds),
+        "simulations": experiment.n_simulations,
+        "grid_points": len(experiment.grid),
+        "seeds": len(experiment.seeds),
         "steps": experiment.steps,
         "traces": outcome.traces,
+        "compiles": 1,  # the chunk function is lowered and compiled once, ahead of time
         "not_applicable": list(not_applicable),
         "compile_seconds": outcome.compile_seconds,
         "run_seconds": outcome.run_seconds,
@@ -76,7 +101,7 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
     run_dir.mkdir(parents=True, exist_ok=True)
     results.write_atomic(
         run_dir / "curves.png",
-        lambda tmp: plotting.plot_curves(frame, tmp, title=experiment.title),
+        lambda tmp: plotting.plot_curves(frame, tmp, by=axes, title=experiment.title),
     )
     results.write_parquet(run_dir / "metrics.parquet", frame)
     results.write_json(run_dir / "run.json", info)
@@ -84,9 +109,27 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
     return info
 
 
-def final_summary(frame: pd.DataFrame, window: int = 1) -> pd.DataFrame:
-    """Mean ± 95% CI across seeds of every metric over the last `window` logged steps."""
+def final_summary(frame: pd.DataFrame, by: list[str] = (), window: int = 1) -> pd.DataFrame:
+    """Mean and 95% CI half-width across seeds of every metric over the last `window` logged
+    steps: one row per (grid point, metric), columns [*by, metric, mean, ci95, seeds]."""
+    by = list(by)
     last_steps = sorted(frame["step"].unique())[-window:]
-    final = frame[frame["step"].isin(last_steps)].groupby("seed")[list(METRIC_NAMES)].mean()
-    table = [(name, *plotting.mean_and_ci(final[name])) for name in METRIC_NAMES]
-    return pd.DataFrame(table, columns=["metric", "mean", "ci95", "seeds"]).set_index("metric")
+    final = frame[frame["step"].isin(last_steps)].groupby([*by, "seed"])[list(METRIC_NAMES)]
+    final = final.mean().reset_index()
+    rows = []
+    for label, group in final.groupby(by, sort=True) if by else [((), final)]:
+        for name in METRIC_NAMES:
+            rows.append((*label, name, *plotting.mean_and_ci(group[name])))
+    return pd.DataFrame(rows, columns=[*by, "metric", "mean", "ci95", "seeds"])
+
+
+def format_summary(summary: pd.DataFrame, by: list[str] = ()) -> str:
+    """The summary as a table to print: a row per metric, a `mean ± ci95` column per point."""
+    summary = summary.copy()
+    summary["value"] = [f"{m:.4f} ± {c:.4f}" for m, c in zip(summary["mean"], summary["ci95"],
+                                                             strict=True)]  # fmt: skip
+    summary["point"] = (
+        summary[list(by)].astype(str).agg(", ".join, axis=1) if by else "mean ± 95% CI"
+    )
+    table = summary.pivot(index="metric", columns="point", values="value")
+    return table.reindex(list(METRIC_NAMES)).to_string()

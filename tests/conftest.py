@@ -5,6 +5,7 @@ import dataclasses
 import pytest
 
 import agents
+from agents import exploration as explorations
 from envs.latent import LatentConfig, make
 from recsim import loop
 
@@ -25,11 +26,18 @@ def small_env(**overrides):
     return make(dataclasses.replace(LatentConfig(**SMALL_ENV), **overrides))
 
 
+DEFAULT_EXPLORATION = {"neural": "epsilon_greedy", "linucb": "ucb", "lints": "thompson"}
+
+
 def simulation(agent_name: str, log_every=5, windows_per_chunk=2, **env_overrides):
     """(Simulation, SimParams) for a registered agent on the small env."""
     env, env_params = small_env(**env_overrides)
     config_class, factory = agents.REGISTRY[agent_name]
-    agent, agent_params = factory(config_class(), env.spec)
+    strategy_class, strategy_make = explorations.REGISTRY[
+        DEFAULT_EXPLORATION.get(agent_name, "greedy")
+    ]
+    exploration = strategy_make(strategy_class())
+    agent, agent_params = factory(config_class(), env.spec, exploration)
     sim = loop.Simulation(env, agent, log_every=log_every, windows_per_chunk=windows_per_chunk)
     return sim, loop.SimParams(env_params, agent_params)
 

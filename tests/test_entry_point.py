@@ -43,8 +43,11 @@ def test_default_run_writes_every_result_file(default_runs):
     frame = pd.read_parquet(run_dir / "metrics.parquet")
     assert list(frame.columns) == ["seed", "step", *COUNT_NAMES, *METRIC_NAMES]
     assert len(frame) == 8 * 40 and sorted(frame["seed"].unique()) == list(range(8))
-    assert np.isfinite(frame[list(METRIC_NAMES)].to_numpy()).all()
     info = json.loads((run_dir / "run.json").read_text())
+    # popularity has no click model: model_error is not applicable, every other metric finite.
+    assert info["not_applicable"] == ["model_error"] and frame["model_error"].isna().all()
+    applicable = [name for name in METRIC_NAMES if name != "model_error"]
+    assert np.isfinite(frame[applicable].to_numpy()).all()
     assert info["traces"] == 1
     assert info["interactions"] == 8 * 2000 * 32
     assert info["config"]["agent"]["name"] == "popularity"

@@ -1,0 +1,101 @@
+"""In-graph grids (DESIGN.md §6): numeric knobs swept inside one compiled program.
+
+`grid.<group>.<key>=[v1,v2,…]` (group: env, agent or exploration) makes `<group>.<key>` a grid
+axis; several axes form their Cartesian product. Every grid point must build the very same
+static program (env and agent objects compare equal): only traced params may differ, and they
+are stacked along the simulation axis, which `vmap` runs in one compile. A grid over a field
+that changes shapes or code is refused, pointing to `--multirun`.
+"""
+
+import dataclasses
+import itertools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+import agents
+import envs
+from agents import exploration as explorations
+from recsim.validation import ConfigError
+
+REGISTRIES = {"env": envs.REGISTRY, "agent": agents.REGISTRY, "exploration": explorations.REGISTRY}
+
+
+def _group_grid_class(group: str) -> type:
+    """A dataclass with one optional list per key of any config in the group."""
+    names: dict[str, None] = {}
+    for config_class, _ in REGISTRIES[group].values():
+        for field in dataclasses.fields(config_class):
+            if field.name != "name":
+                names[field.name] = None
+    fields = [(name, list[Any] | None, dataclasses.field(default=None)) for name in names]
+    return dataclasses.make_dataclass(f"{group.capitalize()}Grid", fields)
+
+
+EnvGrid = _group_grid_class("env")
+AgentGrid = _group_grid_class("agent")
+ExplorationGrid = _group_grid_class("exploration")
+
+
+@dataclasses.dataclass
+class GridConfig:
+    """`grid.<group>.<key>`: the values of a grid axis (unset: not an axis)."""
+
+    env: EnvGrid = dataclasses.field(default_factory=EnvGrid)  # type: ignore[valid-type]
+    agent: AgentGrid = dataclasses.field(default_factory=AgentGrid)  # type: ignore[valid-type]
+    exploration: ExplorationGrid = dataclasses.field(  # type: ignore[valid-type]
+        default_factory=ExplorationGrid
+    )
+
+
+def axes(grid: Any) -> list[tuple[str, list[Any]]]:
+    """[(\"group.key\", values)] of the set axes, in group then field order."""
+    found = []
+    for group in REGISTRIES:
+        group_grid = getattr(grid, group)
+        for field in dataclasses.fields(group_grid):
+            values = getattr(group_grid, field.name)
+            if values is None:
+                continue
+            path = f"{group}.{field.name}"
+            if not values:
+                raise ConfigError(f"grid.{path}=[] must list at least one value")
+            found.append((path, list(values)))
+    return found
+
+
+def points(grid_axes: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
+    """The Cartesian product of the axes: one {path: value} per grid point."""
+    paths = [path for path, _ in grid_axes]
+    return [dict(zip(paths, combo, strict=True)) for combo in itertools.product(
+        *(values for _, values in grid_axes))]  # fmt: skip
+
+
+def apply(config: Any, point: dict[str, Any]) -> Any:
+    """The run config with the grid point's values in place (checked to exist)."""
+    for path, value in point.items():
+        group, key = path.split(".")
+        group_config = getattr(config, group)
+        if not any(f.name == key for f in dataclasses.fields(group_config)):
+            keys = ", ".join(f.name for f in dataclasses.fields(group_config) if f.name != "name")
+            raise ConfigError(
+                f"grid.{path}: {group}={group_config.name} has no key {key!r} (its keys: {keys})"
+            )
+        config = dataclasses.replace(
+            config, **{group: dataclasses.replace(group_config, **{key: value})}
+        )
+    return config
+
+
+def structure_error(path: str, values: list[Any], reason: str) -> ConfigError:
+    listed = ",".join(str(v) for v in values)
+    return ConfigError(
+        f"grid.{path}={values} {reason}: an in-graph grid can only sweep traced numbers; "
+        f"sweep it with --multirun instead, e.g. `--multirun {path}={listed}`"
+    )
+
+
+def stack(trees: list[Any]) -> Any:
+    """Stacks pytrees of identical structure along a new leading axis."""
+    return jax.tree.map(lambda *leaves: jnp.stack([jnp.asarray(x) for x in leaves]), *trees)
