@@ -6,6 +6,7 @@ is compiled.
 """
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -29,6 +30,7 @@ class RunConfig:
     steps: int = 2000  # horizon, a multiple of log_every
     log_every: int = 50  # steps per logged row
     progress: bool | None = None  # progress bar; None: only when stderr is a terminal
+    compilation_cache: str | None = None  # JAX persistent compilation cache dir; None: off
     env: Any = MISSING
     agent: Any = MISSING
     exploration: Any = MISSING  # used by learning agents; baselines ignore it
@@ -47,6 +49,19 @@ def register_configs() -> None:
     for group, registry in groups:
         for name, (config_class, _) in registry.items():
             store.store(group=group, name=f"{name}_schema", node=config_class)
+
+
+def enable_compilation_cache(path: str | None) -> None:
+    """Turns on JAX's persistent compilation cache in `path` (jobs with the same program then
+    load it instead of compiling again)."""
+    if not path:
+        return
+    import jax
+
+    directory = Path(path).expanduser()
+    directory.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(directory))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def validate_run(config: RunConfig) -> None:
@@ -101,7 +116,8 @@ def build_experiment(cfg: DictConfig) -> Experiment:
         windows_per_chunk=loop.windows_per_chunk(n_windows),
     )
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    resolved.pop("progress", None)  # display only: not part of the experiment's identity
+    for display_only in ("progress", "compilation_cache"):  # not the experiment's identity
+        resolved.pop(display_only, None)
     resolved["grid"] = {path: values for path, values in gridlib.axes(config.grid)}
     title = f"env={config.env.name} agent={config.agent.name}"
     if agents.explores(agent):

@@ -1,9 +1,13 @@
 """`python -m experiments.run [overrides]`: one experiment from the Hydra config in conf/.
 
 Writes metrics.parquet, curves.png, run.json and COMPLETED to the run directory
-(`hydra.run.dir=DIR` to choose it) and prints a summary table.
+(`hydra.run.dir=DIR` to choose it), and job.json (status) for sweeps; prints a summary table.
+With `--multirun`, each job does the same in its own directory; a job whose configuration
+already completed in the sweep directory is skipped, a failing job is recorded and the others
+go on, and `experiments.callbacks.AggregateSweep` merges the results at the end.
 """
 
+import logging
 import shutil
 import sys
 from pathlib import Path
@@ -11,14 +15,17 @@ from pathlib import Path
 import hydra
 import pandas as pd
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from experiments.config import build_experiment, register_configs
+from experiments.config import build_experiment, enable_compilation_cache, register_configs
+from recsim import jobs, results
 from recsim.experiment import final_summary, format_summary, run_and_write
-from recsim.results import NonFiniteMetricError
 from recsim.validation import ConfigError
 
 register_configs()
+# JAX logs at INFO that it found no TPU; keep that out of every run's and sweep's console.
+logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
 
 
 def discard_hydra_files(run_dir: Path) -> None:
@@ -31,18 +38,37 @@ def discard_hydra_files(run_dir: Path) -> None:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> None:
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    hydra_config = HydraConfig.get()
+    run_dir = Path(hydra_config.runtime.output_dir)
+    in_sweep = hydra_config.mode == RunMode.MULTIRUN
     try:
         experiment = build_experiment(cfg)
     except ConfigError as error:
         discard_hydra_files(run_dir)
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    record = {
+        "overrides": list(hydra_config.overrides.task),
+        "config_hash": results.config_hash(experiment.config),
+    }
+    if in_sweep:
+        done = jobs.completed_with_hash(Path(hydra_config.sweep.dir), record["config_hash"])
+        if done is not None:
+            if done != run_dir:
+                jobs.write(run_dir, status="skipped", completed_in=str(done), **record)
+            print(f"skipped: {' '.join(record['overrides'])} already completed in {done}")
+            return
+    jobs.write(run_dir, status="running", **record)
+    enable_compilation_cache(cfg.compilation_cache)
     try:
         info = run_and_write(experiment, run_dir, progress=cfg.progress)
-    except NonFiniteMetricError as error:
-        print(f"error: run failed: {error}", file=sys.stderr)
+    except Exception as error:  # recorded for the sweep; every other job goes on
+        jobs.record_failure(run_dir, record, error)
+        print(f"error: run failed: {error}".splitlines()[0], file=sys.stderr)
+        if in_sweep:
+            return
         sys.exit(1)
+    jobs.write(run_dir, status="completed", **record)
     frame = pd.read_parquet(run_dir / "metrics.parquet")
     axes = list(experiment.grid[0])
     print(

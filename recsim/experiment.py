@@ -91,6 +91,7 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
         "steps": experiment.steps,
         "traces": outcome.traces,
         "compiles": 1,  # the chunk function is lowered and compiled once, ahead of time
+        "devices_used": outcome.devices,
         "not_applicable": list(not_applicable),
         "compile_seconds": outcome.compile_seconds,
         "run_seconds": outcome.run_seconds,

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from recsim import keys as keylib
 from recsim import tracking
@@ -150,6 +151,16 @@ class RunResult(NamedTuple):
     compile_seconds: float
     run_seconds: float
     traces: int  # times the chunk function was traced (1 for a healthy run)
+    devices: int  # devices the simulation axis was sharded over
+
+
+def simulation_sharding(n_sims: int) -> NamedSharding | None:
+    """Shards the leading (simulation) axis over all local devices, when there are several
+    and they divide the number of simulations; None means one device."""
+    devices = jax.local_devices()
+    if len(devices) < 2 or n_sims % len(devices):
+        return None
+    return NamedSharding(Mesh(np.asarray(devices), ("sims",)), PartitionSpec("sims"))
 
 
 def windows_per_chunk(n_windows: int, max_chunks: int = 20) -> int:
@@ -197,7 +208,10 @@ def run(
         return simulation.chunk(carry, batched_params, t)
 
     master = jax.random.key(master_seed)
-    init = jax.jit(jax.vmap(simulation.init, in_axes=(None, 0, 0)))
+    sharding = simulation_sharding(n_sims)
+    if sharding is not None:  # the vmap axis is split over devices; XLA partitions the rest
+        seed_ids, params = jax.device_put((seed_ids, params), sharding)
+    init = jax.jit(jax.vmap(simulation.init, in_axes=(None, 0, 0)), out_shardings=sharding)
     chunk = jax.jit(counted_chunk, donate_argnums=0)
 
     start = time.perf_counter()
@@ -212,7 +226,9 @@ def run(
         carry, rows = compiled(carry, params, jnp.int32(index * steps_per_chunk))
         chunks.append(rows)
     rows = {name: np.concatenate([np.asarray(c[name]) for c in chunks], 1) for name in chunks[0]}
-    return RunResult(rows, compile_seconds, time.perf_counter() - start, traces[0])
+    run_seconds = time.perf_counter() - start
+    devices = 1 if sharding is None else len(sharding.mesh.devices)
+    return RunResult(rows, compile_seconds, run_seconds, traces[0], devices)
 
 
 def rollout(

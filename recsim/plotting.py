@@ -33,14 +33,18 @@ def band_table(frame: pd.DataFrame, metric: str, by: list[str]) -> pd.DataFrame:
 
 
 def plot_curves(
-    frame: pd.DataFrame, path: Path, by: list[str] | None = None, title: str = ""
+    frame: pd.DataFrame,
+    path: Path,
+    by: list[str] | None = None,
+    title: str = "",
+    metrics: tuple[str, ...] = METRIC_NAMES,
 ) -> None:
     """One panel per metric over steps; one line per `by` group, mean ± 95% CI across seeds."""
     by = by or []
     cols = 4
-    rows = math.ceil(len(METRIC_NAMES) / cols)
+    rows = math.ceil(len(metrics) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
-    for ax, metric in zip(axes.flat, METRIC_NAMES, strict=False):
+    for ax, metric in zip(axes.flat, metrics, strict=False):
         ax.set_title(metric)
         if frame[metric].isna().all():
             ax.text(0.5, 0.5, "not applicable", ha="center", va="center", transform=ax.transAxes)
@@ -54,10 +58,15 @@ def plot_curves(
                             alpha=0.25)  # fmt: skip
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(METRIC_NAMES) :]:
+    for ax in list(axes.flat)[len(metrics) :]:
         ax.axis("off")
     if by:
-        axes.flat[0].legend(fontsize="small")
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        spare = list(axes.flat)[len(metrics) :]
+        if spare:  # the legend gets an empty panel of its own when there is one
+            spare[0].legend(handles, labels, fontsize="small", loc="upper left")
+        else:
+            axes.flat[0].legend(fontsize="small")
     n_seeds = frame["seed"].nunique()
     fig.suptitle(f"{title}  (mean ± 95% CI over {n_seeds} seeds)".strip())
     fig.tight_layout()

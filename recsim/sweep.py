@@ -1,0 +1,159 @@
+"""Merging the jobs of a sweep (DESIGN.md §6): sweep.parquet, summary.csv, curves.png and
+manifest.json, from whatever jobs have finished — also from a partial or interrupted sweep.
+
+Only completed jobs (with a `COMPLETED` marker) contribute results; each configuration (config
+hash) counts once even if a re-run recorded it as skipped elsewhere.
+
+summary.csv has one row per (configuration, grid point, metric):
+  final_mean, final_ci95   the metric at the last logged step: mean and 95% Student-t CI
+                           half-width across seeds
+  auc_mean, auc_ci95       the area under the metric's curve divided by the horizon (the
+                           mean of the logged values over the run), across seeds
+  n_seeds                  the number of seeds
+Configurations are told apart by the override values and grid axes that vary in the sweep.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from recsim import jobs, plotting, results
+from recsim.metrics import METRIC_NAMES
+
+FAMILY_METRICS = (
+    "expected_ctr", "cum_regret",  # accuracy
+    "ild", "coverage",  # diversity
+    "novelty",  # novelty
+    "exposure_gini", "group_ctr_gap",  # fairness
+)  # fmt: skip
+"""The panels of the sweep comparison figure, one or two per metric family."""
+
+
+def job_dirs(sweep_dir: Path) -> list[Path]:
+    """Directories of the sweep that hold a job record, in job-number order."""
+    found = [p.parent for p in Path(sweep_dir).glob(f"*/{jobs.JOB_FILE}")]
+    return sorted(
+        found, key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name)
+    )
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, str]:
+    """`["a=1", "b.c=x"]` -> {"a": "1", "b.c": "x"} (Hydra's `+`/`~` prefixes dropped)."""
+    parsed = {}
+    for override in overrides:
+        key, _, value = override.partition("=")
+        parsed[key.lstrip("+~")] = value
+    return parsed
+
+
+def manifest(sweep_dir: Path) -> list[dict[str, Any]]:
+    """One entry per job: overrides, config hash, status, run dir, error."""
+    entries = []
+    for job_dir in job_dirs(sweep_dir):
+        record = jobs.read(job_dir) or {}
+        status = record.get("status", "unknown")
+        if results.is_completed(job_dir) and status in ("running", "completed"):
+            status = "completed"  # the marker is the truth: written after every result file
+        elif status in ("running", "completed"):
+            status, record["error"] = "failed", "interrupted: the job never finished"
+        entries.append({
+            "job": job_dir.name,
+            "overrides": record.get("overrides", []),
+            "config_hash": record.get("config_hash"),
+            "status": status,
+            "run_dir": str(job_dir),
+            "error": record.get("error"),
+            **({"completed_in": record["completed_in"]} if "completed_in" in record else {}),
+        })  # fmt: skip
+    return entries
+
+
+def collect(sweep_dir: Path, entries: list[dict[str, Any]]) -> pd.DataFrame:
+    """All completed jobs' rows, with their override values and job as columns."""
+    frames, seen = [], set()
+    override_keys: list[str] = []
+    for entry in entries:
+        for key in parse_overrides(entry["overrides"]):
+            if key not in override_keys and not key.startswith("hydra."):
+                override_keys.append(key)
+    for entry in entries:
+        if entry["status"] != "completed" or entry["config_hash"] in seen:
+            continue
+        seen.add(entry["config_hash"])
+        frame = pd.read_parquet(Path(entry["run_dir"]) / "metrics.parquet")
+        overrides = parse_overrides(entry["overrides"])
+        for position, key in enumerate(override_keys):
+            frame.insert(position, key, overrides.get(key, ""))
+        frame.insert(0, "job", entry["job"])
+        frame.insert(1, "config_hash", entry["config_hash"])
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def configuration_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns that tell configurations apart: the overrides and grid axes that vary."""
+    skip = {"job", "config_hash", "seed", "step", "clicks", "impressions", *METRIC_NAMES}
+    candidates = [c for c in frame.columns if c not in skip]
+    return [c for c in candidates if frame[c].nunique(dropna=False) > 1]
+
+
+def summarize(frame: pd.DataFrame) -> pd.DataFrame:
+    """Final-step and area-under-curve statistics per configuration and metric (see module)."""
+    by = configuration_columns(frame)
+    last = frame["step"].max()
+    per_seed_final = frame[frame["step"] == last].groupby([*by, "seed"])[list(METRIC_NAMES)].mean()
+    per_seed_auc = frame.groupby([*by, "seed"])[list(METRIC_NAMES)].mean()
+    rows = []
+    for label, final in (
+        per_seed_final.groupby(level=list(range(len(by)))) if by else [((), per_seed_final)]
+    ):
+        label = label if isinstance(label, tuple) else (label,)
+        auc = per_seed_auc.loc[label] if by else per_seed_auc
+        for metric in METRIC_NAMES:
+            final_mean, final_ci, n = plotting.mean_and_ci(final[metric].dropna())
+            auc_mean, auc_ci, _ = plotting.mean_and_ci(auc[metric].dropna())
+            rows.append((*label, metric, final_mean, final_ci, auc_mean, auc_ci, n))
+    columns = [*by, "metric", "final_mean", "final_ci95", "auc_mean", "auc_ci95", "n_seeds"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def aggregate(sweep_dir: Path) -> list[dict[str, Any]]:
+    """(Re)writes manifest.json and, if any job completed, sweep.parquet, summary.csv and
+    curves.png in `sweep_dir`. Returns the manifest entries."""
+    sweep_dir = Path(sweep_dir)
+    entries = manifest(sweep_dir)
+    results.write_json(sweep_dir / "manifest.json", {"jobs": entries})
+    frame = collect(sweep_dir, entries)
+    if frame.empty:
+        return entries
+    results.write_parquet(sweep_dir / "sweep.parquet", frame)
+    summary = summarize(frame)
+    results.write_atomic(sweep_dir / "summary.csv", lambda tmp: summary.to_csv(tmp, index=False))
+    by = configuration_columns(frame)
+    results.write_atomic(
+        sweep_dir / "curves.png",
+        lambda tmp: plotting.plot_curves(
+            frame, tmp, by=by, metrics=FAMILY_METRICS, title=f"sweep {sweep_dir.name}"
+        ),
+    )
+    return entries
+
+
+def failures(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [entry for entry in entries if entry["status"] == "failed"]
+
+
+def describe(entries: list[dict[str, Any]]) -> str:
+    """A short report: counts per status and every failed job with its overrides and error."""
+    counts = pd.Series([e["status"] for e in entries]).value_counts().to_dict() if entries else {}
+    lines = [", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no jobs"]
+    for entry in failures(entries):
+        overrides = " ".join(entry["overrides"])
+        lines.append(f"FAILED job {entry['job']}: {overrides}: {entry['error']}")
+    return "\n".join(lines)
+
+
+def load_manifest(sweep_dir: Path) -> list[dict[str, Any]]:
+    return json.loads((Path(sweep_dir) / "manifest.json").read_text())["jobs"]
