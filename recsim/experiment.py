@@ -54,8 +54,14 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
     spec = experiment.simulation.env.spec
     show_bar = sys.stderr.isatty() if progress is None else progress
 
+    steps_per_chunk = experiment.simulation.log_every * experiment.simulation.windows_per_chunk
+    per_chunk = experiment.n_simulations * steps_per_chunk * spec.users_per_step
+
     def bar(chunks):
-        return tqdm(chunks, desc="chunks", unit="chunk", disable=not show_bar, leave=False)
+        # One tick per chunk, counted in interactions (so the rate reads interactions/s);
+        # shown only after 2 s, so short runs stay quiet.
+        return tqdm(chunks, desc="simulating", unit=" interactions", unit_scale=per_chunk,
+                    delay=2.0, disable=not show_bar, leave=False)  # fmt: skip
 
     wall_start = time.perf_counter()
     outcome = loop.run(

@@ -224,8 +224,8 @@ def run(
     chunks = []
     for index in progress(range(steps // steps_per_chunk)):
         carry, rows = compiled(carry, params, jnp.int32(index * steps_per_chunk))
-        chunks.append(rows)
-    rows = {name: np.concatenate([np.asarray(c[name]) for c in chunks], 1) for name in chunks[0]}
+        chunks.append(jax.device_get(rows))  # waits for the chunk: progress is real
+    rows = {name: np.concatenate([c[name] for c in chunks], axis=1) for name in chunks[0]}
     run_seconds = time.perf_counter() - start
     devices = 1 if sharding is None else len(sharding.mesh.devices)
     return RunResult(rows, compile_seconds, run_seconds, traces[0], devices)
