@@ -1,20 +1,43 @@
-"""`python -m experiments.aggregate SWEEP_DIR`: (re)build a sweep's merged results.
+"""`python -m experiments.aggregate SWEEP_DIR [--figures DIR] [--by KEY] [--pdf]`.
 
-Writes manifest.json, sweep.parquet, summary.csv and curves.png from the jobs that have
-completed so far — also for a partial or interrupted sweep — and lists failed jobs. Exit code:
-0 if no job failed, 1 otherwise, 2 if the directory holds no job.
+(Re)builds a sweep's merged results: manifest.json, sweep.parquet, summary.csv and curves.png
+from the jobs that have completed so far — also for a partial or interrupted sweep — and lists
+failed jobs. With `--figures DIR`, also writes the paper figures of `recsim.figures` there
+(accuracy, diversity, novelty, fairness curves and the trade-off plot, one colour per value of
+`--by`, default: the first varying override). Exit code: 0 if no job failed, 1 otherwise, 2 if
+the directory holds no job.
 """
 
 import argparse
 import sys
 from pathlib import Path
 
-from recsim import sweep
+import pandas as pd
+
+from recsim import figures, sweep
+
+
+def write_figures(sweep_dir: Path, out: Path, by: str | None, pdf: bool) -> list[Path]:
+    """The paper figures of a merged sweep, one colour per value of `by`."""
+    frame = pd.read_parquet(sweep_dir / "sweep.parquet")
+    summary = pd.read_csv(sweep_dir / "summary.csv")
+    by = by or sweep.configuration_columns(frame)[0]
+    frame[by] = frame[by].astype(str)
+    colours = figures.palette(frame[by])
+    written = []
+    for family, metrics in figures.FAMILIES.items():
+        fig = figures.curves(frame, by, metrics, colours)
+        written += figures.save(fig, out / family, pdf=pdf)
+    written += figures.save(figures.tradeoff(summary, by, colours=colours), out / "tradeoff", pdf)
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path)
+    parser.add_argument("--figures", type=Path, help="also write the paper figures here")
+    parser.add_argument("--by", help="the override that names the lines (default: first varying)")
+    parser.add_argument("--pdf", action="store_true", help="write PDF beside every PNG figure")
     args = parser.parse_args(argv)
     if not args.sweep_dir.is_dir():
         print(f"error: sweep_dir={args.sweep_dir} is not a directory", file=sys.stderr)
@@ -24,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: sweep_dir={args.sweep_dir} holds no job (no */job.json)", file=sys.stderr)
         return 2
     print(f"sweep {args.sweep_dir}: {sweep.describe(entries)}")
+    if args.figures and (args.sweep_dir / "sweep.parquet").exists():
+        for path in write_figures(args.sweep_dir, args.figures, args.by, args.pdf):
+            print(f"figure: {path}")
     return 1 if sweep.failures(entries) else 0
 
 

@@ -1,17 +1,18 @@
-"""Curves with confidence bands across seeds (matplotlib, no display needed)."""
+"""Curves with confidence bands across seeds.
+
+Figures are `matplotlib.figure.Figure` objects made without pyplot: no global backend or
+figure registry is touched, so this works the same in scripts, sweeps and notebooks.
+"""
 
 import math
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from scipy import stats
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scipy import stats  # noqa: E402
-
-from recsim.metrics import METRIC_NAMES  # noqa: E402
+from recsim.metrics import METRIC_NAMES
 
 
 def mean_and_ci(values: pd.Series | np.ndarray, level: float = 0.95) -> tuple[float, float, int]:
@@ -43,7 +44,8 @@ def plot_curves(
     by = by or []
     cols = 4
     rows = math.ceil(len(metrics) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    fig = Figure(figsize=(4.2 * cols, 3.0 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, metric in zip(axes.flat, metrics, strict=False):
         ax.set_title(metric)
         if frame[metric].isna().all():
@@ -71,4 +73,3 @@ def plot_curves(
     fig.suptitle(f"{title}  (mean ± 95% CI over {n_seeds} seeds)".strip())
     fig.tight_layout()
     fig.savefig(path, dpi=110, format="png")
-    plt.close(fig)
