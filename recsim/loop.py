@@ -174,6 +174,76 @@ def batch_params(params: SimParams, n_sims: int) -> SimParams:
     return jax.tree.map(lambda x: jnp.broadcast_to(x, (n_sims, *jnp.shape(x))), params)
 
 
+@dataclasses.dataclass
+class CompiledRun:
+    """A run's compiled init and chunk programs with their inputs; `execute` may be called
+    again and again (the benchmark times repeats without compiling again)."""
+
+    init: Any  # compiled: (master, seed_ids, params) -> carry
+    chunk: Any  # compiled: (carry, params, t) -> (carry, rows); the carry is donated
+    master: jax.Array
+    seed_ids: jax.Array
+    params: SimParams
+    n_chunks: int
+    steps_per_chunk: int
+    compile_seconds: float
+    traces: list[int]
+    devices: int
+
+    def execute(
+        self, progress: Callable[[Iterable[int]], Iterable[int]] = lambda chunks: chunks
+    ) -> RunResult:
+        carry = jax.block_until_ready(self.init(self.master, self.seed_ids, self.params))
+        start = time.perf_counter()
+        chunks = []
+        for index in progress(range(self.n_chunks)):
+            carry, rows = self.chunk(carry, self.params, jnp.int32(index * self.steps_per_chunk))
+            chunks.append(jax.device_get(rows))  # waits for the chunk: progress is real
+        rows = {name: np.concatenate([c[name] for c in chunks], axis=1) for name in chunks[0]}
+        run_seconds = time.perf_counter() - start
+        return RunResult(rows, self.compile_seconds, run_seconds, self.traces[0], self.devices)
+
+
+def compile_run(
+    simulation: Simulation,
+    params: SimParams,
+    master_seed: int,
+    seeds: Iterable[int],
+    steps: int,
+    batched: bool = False,
+) -> CompiledRun:
+    """Traces and compiles the init and chunk programs once (see `run` for the arguments)."""
+    seed_ids = jnp.asarray(list(seeds), jnp.int32)
+    n_sims = seed_ids.shape[0]
+    steps_per_chunk = simulation.log_every * simulation.windows_per_chunk
+    if steps % steps_per_chunk:
+        raise ValueError(f"steps={steps} is not a multiple of the chunk length {steps_per_chunk}")
+    if not batched:
+        params = batch_params(params, n_sims)
+    traces = [0]
+
+    def counted_chunk(carry, batched_params, t):
+        traces[0] += 1  # runs only while tracing
+        return simulation.chunk(carry, batched_params, t)
+
+    master = jax.random.key(master_seed)
+    sharding = simulation_sharding(n_sims)
+    if sharding is not None:  # the vmap axis is split over devices; XLA partitions the rest
+        seed_ids, params = jax.device_put((seed_ids, params), sharding)
+    start = time.perf_counter()
+    init = (
+        jax.jit(jax.vmap(simulation.init, in_axes=(None, 0, 0)), out_shardings=sharding)
+        .lower(master, seed_ids, params)
+        .compile()
+    )
+    carry = init(master, seed_ids, params)
+    chunk = jax.jit(counted_chunk, donate_argnums=0).lower(carry, params, jnp.int32(0)).compile()
+    compile_seconds = time.perf_counter() - start
+    devices = 1 if sharding is None else len(sharding.mesh.devices)
+    return CompiledRun(init, chunk, master, seed_ids, params, steps // steps_per_chunk,
+                       steps_per_chunk, compile_seconds, traces, devices)  # fmt: skip
+
+
 def run(
     simulation: Simulation,
     params: SimParams,
@@ -192,43 +262,10 @@ def run(
       master_seed: the experiment's master seed.
       seeds: seed numbers of the simulations (their identity, see `recsim.keys`).
       steps: horizon; a multiple of `log_every * windows_per_chunk`.
+      batched: whether `params` already has the simulation axis.
       progress: wraps the iterable of chunk indices (e.g. a progress bar).
     """
-    seed_ids = jnp.asarray(list(seeds), jnp.int32)
-    n_sims = seed_ids.shape[0]
-    steps_per_chunk = simulation.log_every * simulation.windows_per_chunk
-    if steps % steps_per_chunk:
-        raise ValueError(f"steps={steps} is not a multiple of the chunk length {steps_per_chunk}")
-    if not batched:
-        params = batch_params(params, n_sims)
-    traces = [0]
-
-    def counted_chunk(carry, batched_params, t):
-        traces[0] += 1  # runs only while tracing
-        return simulation.chunk(carry, batched_params, t)
-
-    master = jax.random.key(master_seed)
-    sharding = simulation_sharding(n_sims)
-    if sharding is not None:  # the vmap axis is split over devices; XLA partitions the rest
-        seed_ids, params = jax.device_put((seed_ids, params), sharding)
-    init = jax.jit(jax.vmap(simulation.init, in_axes=(None, 0, 0)), out_shardings=sharding)
-    chunk = jax.jit(counted_chunk, donate_argnums=0)
-
-    start = time.perf_counter()
-    carry = init(master, seed_ids, params)
-    compiled = chunk.lower(carry, params, jnp.int32(0)).compile()
-    jax.block_until_ready(carry)
-    compile_seconds = time.perf_counter() - start
-
-    start = time.perf_counter()
-    chunks = []
-    for index in progress(range(steps // steps_per_chunk)):
-        carry, rows = compiled(carry, params, jnp.int32(index * steps_per_chunk))
-        chunks.append(jax.device_get(rows))  # waits for the chunk: progress is real
-    rows = {name: np.concatenate([c[name] for c in chunks], axis=1) for name in chunks[0]}
-    run_seconds = time.perf_counter() - start
-    devices = 1 if sharding is None else len(sharding.mesh.devices)
-    return RunResult(rows, compile_seconds, run_seconds, traces[0], devices)
+    return compile_run(simulation, params, master_seed, seeds, steps, batched).execute(progress)
 
 
 def rollout(

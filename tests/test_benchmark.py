@@ -1,0 +1,36 @@
+"""The benchmark entry point keeps working (no timing assertions: speed is not a unit test)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_quick_benchmark_prints_the_table_and_writes_json(tmp_path):
+    out = tmp_path / "benchmark.json"
+    command = [sys.executable, "-m", "experiments.benchmark", "--quick", "--out", str(out)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "reference_ips" in result.stdout and "ratio" in result.stdout
+    report = json.loads(out.read_text())
+    assert report["quick"] and report["backend"] in ("cpu", "gpu", "tpu")
+    assert {"jax", "flax", "optax"} <= set(report["versions"])
+    for row in report["batch"]:
+        assert row["loop_ips"] > 0 and row["reference_ips"] > 0
+        assert row["ratio"] == pytest.approx(row["loop_ips"] / row["reference_ips"])
+    assert report["growth"] and report["peak_memory_mb"] > 0
+
+
+def test_benchmark_imports_without_hydra():
+    code = (
+        "import sys; sys.modules['hydra'] = None; sys.modules['omegaconf'] = None\n"
+        "import experiments.benchmark, recsim.loop, envs, agents\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
