@@ -8,7 +8,9 @@ Measured (interactions = user visits, each shown one slate):
               timed runs after the compile (compile time reported separately);
   ratio       loop / reference at the same users_per_step;
   growth      interactions/s as the catalogue grows and as the network widens;
-  memory      peak memory after the largest case (GPU: device peak; CPU: process max RSS).
+  memory      peak memory after the largest case (GPU: device peak; CPU: process max RSS);
+  GFLOP/s     the dense-layer work both do (`flops_per_step`) per second: how close each
+              comes to the machine's arithmetic peak, which bounds the ratio.
 The default agent: neural two-tower ensemble (5 heads, [64], embedding 32) with ε-greedy.
 """
 
@@ -42,6 +44,28 @@ def build(users_per_step=32, n_items=200, hidden=(64,)):
     exploration = epsilon_greedy.make(epsilon_greedy.EpsilonGreedyConfig())
     agent, agent_params = neural.make(agent_config, env.spec, exploration)
     return env, env_params, agent, agent_params
+
+
+def mlp_macs(sizes: list[int]) -> int:
+    """Multiply-adds of one input through dense layers of the given widths."""
+    return sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+
+
+def flops_per_step(users_per_step=32, n_items=200, hidden=(64,)) -> float:
+    """Dense-layer FLOPs of one step of one simulation (2 per multiply-add): the ensemble
+    scoring the catalogue for the arriving users, the amortised training step (forward and
+    backward, ×3), and the env's true probabilities. Element-wise work is left out."""
+    env, _, agent, _ = build(users_per_step, n_items, hidden)
+    spec, e, heads = env.spec, agent.net.embedding, agent.n_heads
+    item_tower = mlp_macs([spec.item_feature_dim, *hidden, e])
+    user_tower = mlp_macs([spec.user_feature_dim, *hidden, e])
+    users, items = spec.users_per_step, spec.n_items
+    act = heads * (items * item_tower + users * user_tower + users * items * e)
+    batch = agent.batch_size
+    train = 3 * heads * (items * item_tower + batch * user_tower + batch * e)
+    train *= agent.n_updates / agent.update_every
+    truth = users * items * env.latent_dim
+    return 2.0 * (act + train + truth)
 
 
 def time_loop(users_per_step, sims, steps, repeats, **sizes):
@@ -102,9 +126,12 @@ def main(argv=None) -> dict:
                 rows.append(dict(users_per_step=users, simulations=sims, note="skipped: too large"))
                 continue
             ips, compile_seconds = time_loop(users, sims, steps, repeats)
+            per_visit = flops_per_step(users) / users
             rows.append(dict(users_per_step=users, simulations=sims,
                              reference_ips=reference[users], loop_ips=ips,
-                             ratio=ips / reference[users], compile_s=compile_seconds))  # fmt: skip
+                             ratio=ips / reference[users], compile_s=compile_seconds,
+                             reference_gflops=reference[users] * per_visit / 1e9,
+                             loop_gflops=ips * per_visit / 1e9))  # fmt: skip
     growth = []
     for n_items in [1000] if quick else [100, 1000, 10_000, 100_000]:
         # One simulation: at 10⁵ items a step is already ~4 GFLOP for the 5-head ensemble.
