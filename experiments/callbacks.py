@@ -9,6 +9,7 @@ from typing import Any
 
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import ConfigCompositionException
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
@@ -37,7 +38,11 @@ class AggregateSweep(Callback):
         hydra = GlobalHydra.instance().hydra
         config_name = config.hydra.job.config_name
         problems = []
-        for job in expand_sweep(list(config.hydra.overrides.task)):
+        # As the basic sweeper does: `hydra.sweeper.params` (set by presets) before the
+        # command line's overrides.
+        preset = config.hydra.sweeper.get("params") or {}
+        overrides = [f"{key}={value}" for key, value in preset.items()]
+        for job in expand_sweep([*overrides, *config.hydra.overrides.task]):
             try:
                 job_config = hydra.compose_config(
                     config_name, job, run_mode=RunMode.RUN, with_log_configuration=False
@@ -45,8 +50,9 @@ class AggregateSweep(Callback):
                 with open_dict(job_config):
                     del job_config["hydra"]  # as a job sees it: the task's config only
                 build_experiment(job_config)
-            except ConfigError as error:
-                problems.append(f"error: {' '.join(job)}: {error}")
+            except (ConfigError, ConfigCompositionException) as error:
+                reason = str(error).splitlines()[0]
+                problems.append(f"error: {' '.join(job)}: {reason}")
         if problems:
             print("\n".join(problems), flush=True)
             raise SystemExit(2)

@@ -42,7 +42,7 @@ def record_failure(job_dir: Path, base: dict[str, Any], error: BaseException) ->
 
 def completed_with_hash(sweep_dir: Path, config_hash: str) -> Path | None:
     """A job directory of the sweep holding a completed result of this config hash."""
-    for run_json in sorted(Path(sweep_dir).glob(f"*/{'run.json'}")):
+    for run_json in sorted(Path(sweep_dir).glob("*/run.json")):
         job_dir = run_json.parent
         if not results.is_completed(job_dir):
             continue

@@ -156,3 +156,12 @@ def test_simulations_shard_over_several_devices_with_identical_results(tmp_path)
     assert single["devices"] == 1 and sharded["devices"] == 2
     assert single["clicks"] == sharded["clicks"]
     np.testing.assert_allclose(single["ectr"], sharded["ectr"], rtol=1e-6)
+
+
+def test_preset_sweeps_are_validated_before_any_job_runs(tmp_path):
+    result = multirun(tmp_path / "sweep", "+experiment=compare_exploration", "env.drift_rate=2")
+    assert result.returncode == 2
+    lines = [line for line in result.stdout.splitlines() if line.startswith("error:")]
+    assert len(lines) == 8  # every strategy of the preset's sweep, each refused
+    assert all("env.drift_rate=2 is out of range" in line for line in lines)
+    assert not (tmp_path / "sweep").exists()
