@@ -163,5 +163,5 @@ def test_preset_sweeps_are_validated_before_any_job_runs(tmp_path):
     assert result.returncode == 2
     lines = [line for line in result.stdout.splitlines() if line.startswith("error:")]
     assert len(lines) == 8  # every strategy of the preset's sweep, each refused
-    assert all("env.drift_rate=2 is out of range" in line for line in lines)
+    assert all("env.drift_rate=2.0 is out of range" in line for line in lines)
     assert not (tmp_path / "sweep").exists()
