@@ -61,6 +61,11 @@ def axes(grid: Any) -> list[tuple[str, list[Any]]]:
             path = f"{group}.{field.name}"
             if not values:
                 raise ConfigError(f"grid.{path}=[] must list at least one value")
+            if any(isinstance(v, list | tuple | dict) for v in values):
+                raise ConfigError(
+                    f"grid.{path}={list(values)}: grid values must be single numbers; "
+                    f"sweep vectors with --multirun"
+                )
             found.append((path, list(values)))
     return found
 

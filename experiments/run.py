@@ -1,7 +1,8 @@
 """`python -m experiments.run [overrides]`: one experiment from the Hydra config in conf/.
 
 Writes metrics.parquet, curves.png, run.json and COMPLETED to the run directory
-(`hydra.run.dir=DIR` to choose it), and job.json (status) for sweeps; prints a summary table.
+(`hydra.run.dir=DIR` to choose it), and job.json (the job's status; with traceback.txt when it
+failed); prints a summary table.
 With `--multirun`, each job does the same in its own directory; a job whose configuration
 already completed in the sweep directory is skipped, a failing job is recorded and the others
 go on, and `experiments.callbacks.AggregateSweep` merges the results at the end.
@@ -52,6 +53,18 @@ def main(cfg: DictConfig) -> None:
         "config_hash": results.config_hash(experiment.config),
     }
     if in_sweep:
+        if (
+            results.is_completed(run_dir)
+            and results.completed_hash(run_dir) != record["config_hash"]
+        ):
+            # The job numbers of this sweep dir belonged to other configurations: never
+            # overwrite a completed result. Stop the sweep before touching anything.
+            print(
+                f"error: {run_dir} holds the completed result of another configuration; re-run "
+                "the sweep with its original overrides, or use a new hydra.sweep.dir",
+                file=sys.stderr,
+            )
+            sys.exit(1)
         done = jobs.completed_with_hash(Path(hydra_config.sweep.dir), record["config_hash"])
         if done is not None:
             if done != run_dir:

@@ -106,6 +106,7 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
         "interactions_per_second": interactions / outcome.run_seconds,
     }
     run_dir.mkdir(parents=True, exist_ok=True)
+    results.clear_completed(run_dir)  # a re-used run dir is not "completed" while rewritten
     results.write_atomic(
         run_dir / "curves.png",
         lambda tmp: plotting.plot_curves(frame, tmp, by=axes, title=experiment.title),

@@ -43,9 +43,6 @@ def record_failure(job_dir: Path, base: dict[str, Any], error: BaseException) ->
 def completed_with_hash(sweep_dir: Path, config_hash: str) -> Path | None:
     """A job directory of the sweep holding a completed result of this config hash."""
     for run_json in sorted(Path(sweep_dir).glob("*/run.json")):
-        job_dir = run_json.parent
-        if not results.is_completed(job_dir):
-            continue
-        if json.loads(run_json.read_text()).get("config_hash") == config_hash:
-            return job_dir
+        if results.completed_hash(run_json.parent) == config_hash:
+            return run_json.parent
     return None

@@ -135,3 +135,16 @@ def mark_completed(run_dir: Path) -> None:
 
 def is_completed(run_dir: Path) -> bool:
     return (Path(run_dir) / COMPLETED).exists()
+
+
+def clear_completed(run_dir: Path) -> None:
+    """Withdraws the marker before a directory's results are rewritten."""
+    (Path(run_dir) / COMPLETED).unlink(missing_ok=True)
+
+
+def completed_hash(run_dir: Path) -> str | None:
+    """The config hash of a completed result in `run_dir` (None if none)."""
+    path = Path(run_dir) / "run.json"
+    if not (is_completed(run_dir) and path.is_file()):
+        return None
+    return json.loads(path.read_text()).get("config_hash")

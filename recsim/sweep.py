@@ -49,15 +49,19 @@ def parse_overrides(overrides: list[str]) -> dict[str, str]:
 
 
 def manifest(sweep_dir: Path) -> list[dict[str, Any]]:
-    """One entry per job: overrides, config hash, status, run dir, error."""
+    """One entry per job: overrides, config hash, status, run dir, error.
+
+    Status: `completed` (the COMPLETED marker is there), `failed`, `skipped`, or `running`
+    (started, not finished: still running, or killed without a record).
+    """
     entries = []
     for job_dir in job_dirs(sweep_dir):
         record = jobs.read(job_dir) or {}
         status = record.get("status", "unknown")
         if results.is_completed(job_dir) and status in ("running", "completed"):
             status = "completed"  # the marker is the truth: written after every result file
-        elif status in ("running", "completed"):
-            status, record["error"] = "failed", "interrupted: the job never finished"
+        elif status == "completed":
+            status, record["error"] = "failed", "interrupted: results incomplete (no COMPLETED)"
         entries.append({
             "job": job_dir.name,
             "overrides": record.get("overrides", []),
@@ -85,7 +89,8 @@ def collect(sweep_dir: Path, entries: list[dict[str, Any]]) -> pd.DataFrame:
         frame = pd.read_parquet(Path(entry["run_dir"]) / "metrics.parquet")
         overrides = parse_overrides(entry["overrides"])
         for position, key in enumerate(override_keys):
-            frame.insert(position, key, overrides.get(key, ""))
+            column = f"override.{key}" if key in frame.columns else key  # e.g. `seed`
+            frame.insert(position, column, overrides.get(key, ""))
         frame.insert(0, "job", entry["job"])
         frame.insert(1, "config_hash", entry["config_hash"])
         frames.append(frame)
@@ -102,16 +107,17 @@ def configuration_columns(frame: pd.DataFrame) -> list[str]:
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     """Final-step and area-under-curve statistics per configuration and metric (see module)."""
     by = configuration_columns(frame)
-    last = frame["step"].max()
-    per_seed_final = frame[frame["step"] == last].groupby([*by, "seed"])[list(METRIC_NAMES)].mean()
-    per_seed_auc = frame.groupby([*by, "seed"])[list(METRIC_NAMES)].mean()
+    metrics = list(METRIC_NAMES)
+    # Each configuration's own last logged step (a sweep may vary the horizon).
+    last = frame.groupby(by)["step"].transform("max") if by else frame["step"].max()
+    per_seed_final = frame[frame["step"] == last].groupby([*by, "seed"])[metrics].mean()
+    per_seed_auc = frame.groupby([*by, "seed"])[metrics].mean()
+    groups = per_seed_final.groupby(level=list(range(len(by)))) if by else [((), per_seed_final)]
     rows = []
-    for label, final in (
-        per_seed_final.groupby(level=list(range(len(by)))) if by else [((), per_seed_final)]
-    ):
+    for label, final in groups:
         label = label if isinstance(label, tuple) else (label,)
         auc = per_seed_auc.loc[label] if by else per_seed_auc
-        for metric in METRIC_NAMES:
+        for metric in metrics:
             final_mean, final_ci, n = plotting.mean_and_ci(final[metric].dropna())
             auc_mean, auc_ci, _ = plotting.mean_and_ci(auc[metric].dropna())
             rows.append((*label, metric, final_mean, final_ci, auc_mean, auc_ci, n))
@@ -126,7 +132,9 @@ def aggregate(sweep_dir: Path) -> list[dict[str, Any]]:
     entries = manifest(sweep_dir)
     results.write_json(sweep_dir / "manifest.json", {"jobs": entries})
     frame = collect(sweep_dir, entries)
-    if frame.empty:
+    if frame.empty:  # nothing completed: no merged file may describe older results
+        for name in ("sweep.parquet", "summary.csv", "curves.png"):
+            (sweep_dir / name).unlink(missing_ok=True)
         return entries
     results.write_parquet(sweep_dir / "sweep.parquet", frame)
     summary = summarize(frame)
@@ -141,17 +149,21 @@ def aggregate(sweep_dir: Path) -> list[dict[str, Any]]:
     return entries
 
 
-def failures(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [entry for entry in entries if entry["status"] == "failed"]
+def failures(entries: list[dict[str, Any]], finished: bool = False) -> list[dict[str, Any]]:
+    """Failed jobs; with `finished` (the sweep has returned), jobs still marked running died
+    without a record and count as failed too."""
+    bad = ("failed", "running") if finished else ("failed",)
+    return [entry for entry in entries if entry["status"] in bad]
 
 
 def describe(entries: list[dict[str, Any]]) -> str:
     """A short report: counts per status and every failed job with its overrides and error."""
     counts = pd.Series([e["status"] for e in entries]).value_counts().to_dict() if entries else {}
     lines = [", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no jobs"]
-    for entry in failures(entries):
+    for entry in failures(entries, finished=True):
         overrides = " ".join(entry["overrides"])
-        lines.append(f"FAILED job {entry['job']}: {overrides}: {entry['error']}")
+        reason = entry["error"] or "running, or stopped without a record"
+        lines.append(f"{entry['status'].upper()} job {entry['job']}: {overrides}: {reason}")
     return "\n".join(lines)
 
 

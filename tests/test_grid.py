@@ -62,6 +62,7 @@ def test_no_grid_is_one_point():
         (["agent=oracle", "grid.exploration.epsilon=[0.1]"], "agent=oracle does not explore"),
         (["grid.exploration.epsilon=[0.1,1.5]"], "exploration.epsilon=1.5 is out of range"),
         (["grid.env.drift_rate=[]"], "grid.env.drift_rate=[] must list at least one value"),
+        (["grid.env.group_shares=[[0.5,0.5],[0.9,0.1]]"], "grid values must be single numbers"),
     ],
 )
 def test_bad_grids_are_refused_with_a_clear_message(overrides, message):

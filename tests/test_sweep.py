@@ -165,3 +165,23 @@ def test_preset_sweeps_are_validated_before_any_job_runs(tmp_path):
     assert len(lines) == 8  # every strategy of the preset's sweep, each refused
     assert all("env.drift_rate=2.0 is out of range" in line for line in lines)
     assert not (tmp_path / "sweep").exists()
+
+
+def test_a_sweep_over_seed_is_merged(tmp_path):
+    result = multirun(tmp_path, "seed=0,1")
+    assert result.returncode == 0, result.stderr[-2000:]
+    frame = pd.read_parquet(tmp_path / "sweep.parquet")
+    assert set(frame["override.seed"]) == {"0", "1"}  # `seed` is the simulation's column
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert set(summary["override.seed"]) == {0, 1}
+
+
+def test_a_reordered_sweep_in_the_same_dir_is_refused_untouched(tmp_path):
+    assert multirun(tmp_path, "exploration=greedy,random").returncode == 0
+    stamp = (tmp_path / "0" / "metrics.parquet").stat().st_mtime_ns
+    record = (tmp_path / "0" / "job.json").read_text()
+    result = multirun(tmp_path, "exploration=random,greedy")
+    assert result.returncode != 0
+    assert "holds the completed result of another configuration" in result.stderr
+    assert (tmp_path / "0" / "metrics.parquet").stat().st_mtime_ns == stamp
+    assert (tmp_path / "0" / "job.json").read_text() == record

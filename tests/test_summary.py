@@ -1,0 +1,33 @@
+"""summary.csv statistics on a hand-made sweep frame."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsim import sweep
+from recsim.metrics import METRIC_NAMES
+
+
+def frame_of(config: str, steps: list[int], values: dict[int, list[float]]) -> pd.DataFrame:
+    rows = []
+    for seed, series in values.items():
+        for step, value in zip(steps, series, strict=True):
+            rows.append({"exploration": config, "seed": seed, "step": step,
+                         **{m: value for m in METRIC_NAMES}})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_final_and_auc_use_each_configurations_own_horizon():
+    short = frame_of("a", [10, 20], {0: [1.0, 3.0], 1: [1.0, 5.0]})
+    long = frame_of("b", [10, 20, 30], {0: [0.0, 0.0, 6.0], 1: [0.0, 0.0, 6.0]})
+    summary = sweep.summarize(pd.concat([short, long], ignore_index=True))
+    a = summary.query("exploration == 'a' and metric == 'ctr'").iloc[0]
+    b = summary.query("exploration == 'b' and metric == 'ctr'").iloc[0]
+    assert a["final_mean"] == pytest.approx(4.0)  # last step of a is 20: (3 + 5) / 2
+    # Student-t 95% half-width of [3, 5]: t(0.975, 1) * std / sqrt(2) = 12.706 * 1.4142 / 1.4142
+    assert a["final_ci95"] == pytest.approx(12.7062, rel=1e-4)
+    assert a["auc_mean"] == pytest.approx(((1 + 3) / 2 + (1 + 5) / 2) / 2)
+    assert b["final_mean"] == pytest.approx(6.0) and b["final_ci95"] == 0.0
+    assert b["auc_mean"] == pytest.approx(2.0) and a["n_seeds"] == b["n_seeds"] == 2
+    assert len(summary) == 2 * len(METRIC_NAMES)
+    assert np.isfinite(summary["final_mean"]).all()
