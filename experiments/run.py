@@ -20,8 +20,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from experiments.config import build_experiment, enable_compilation_cache, register_configs
-from recsim import jobs, results
-from recsim.experiment import final_summary, format_summary, run_and_write
+from recsim import jobs, results, sweep
+from recsim.experiment import format_summary, run_and_write
 from recsim.validation import ConfigError
 
 register_configs()
@@ -88,7 +88,7 @@ def main(cfg: DictConfig) -> None:
         f"{experiment.title}: {len(experiment.grid)} grid point(s) x {info['seeds']} seeds x "
         f"{info['steps']} steps"
     )
-    print(format_summary(final_summary(frame, by=axes), by=axes))
+    print(format_summary(sweep.summarize(frame)))
     if axes:
         print(f"(columns: {', '.join(axes)}; {info['seeds']} seeds per grid point)")
     print(

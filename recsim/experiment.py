@@ -117,25 +117,13 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
     return info
 
 
-def final_summary(frame: pd.DataFrame, by: list[str] = (), window: int = 1) -> pd.DataFrame:
-    """Mean and 95% CI half-width across seeds of every metric over the last `window` logged
-    steps: one row per (grid point, metric), columns [*by, metric, mean, ci95, seeds]."""
-    by = list(by)
-    last_steps = sorted(frame["step"].unique())[-window:]
-    final = frame[frame["step"].isin(last_steps)].groupby([*by, "seed"])[list(METRIC_NAMES)]
-    final = final.mean().reset_index()
-    rows = []
-    for label, group in final.groupby(by, sort=True) if by else [((), final)]:
-        for name in METRIC_NAMES:
-            rows.append((*label, name, *plotting.mean_and_ci(group[name])))
-    return pd.DataFrame(rows, columns=[*by, "metric", "mean", "ci95", "seeds"])
-
-
-def format_summary(summary: pd.DataFrame, by: list[str] = ()) -> str:
-    """The summary as a table to print: a row per metric, a `mean ± ci95` column per point."""
+def format_summary(summary: pd.DataFrame) -> str:
+    """A `recsim.sweep.summarize` table to print: a row per metric, a `final mean ± 95% CI`
+    column per configuration (grid point)."""
     summary = summary.copy()
-    summary["value"] = [f"{m:.4f} ± {c:.4f}" for m, c in zip(summary["mean"], summary["ci95"],
-                                                             strict=True)]  # fmt: skip
+    by = list(summary.columns[: list(summary.columns).index("metric")])
+    summary["value"] = [f"{m:.4f} ± {c:.4f}" for m, c in zip(
+        summary["final_mean"], summary["final_ci95"], strict=True)]  # fmt: skip
     summary["point"] = (
         summary[list(by)].astype(str).agg(", ".join, axis=1) if by else "mean ± 95% CI"
     )

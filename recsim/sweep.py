@@ -13,7 +13,6 @@ summary.csv has one row per (configuration, grid point, metric):
 Configurations are told apart by the override values and grid axes that vary in the sweep.
 """
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +164,3 @@ def describe(entries: list[dict[str, Any]]) -> str:
         reason = entry["error"] or "running, or stopped without a record"
         lines.append(f"{entry['status'].upper()} job {entry['job']}: {overrides}: {reason}")
     return "\n".join(lines)
-
-
-def load_manifest(sweep_dir: Path) -> list[dict[str, Any]]:
-    return json.loads((Path(sweep_dir) / "manifest.json").read_text())["jobs"]
