@@ -5,13 +5,14 @@ Every factory is `make(config, spec, exploration) -> (agent, params)`, with `exp
 not explore ignore it.
 """
 
-from agents import linear, neural, oracle, popularity, random_slate
+from agents import best_fixed, linear, neural, oracle, popularity, random_slate
 
 REGISTRY = {
     "neural": (neural.NeuralConfig, neural.make),
     "linucb": (linear.LinearConfig, linear.make),
     "lints": (linear.LinearConfig, linear.make),
     "oracle": (oracle.OracleConfig, oracle.make),
+    "best_fixed": (best_fixed.BestFixedConfig, best_fixed.make),
     "random": (random_slate.RandomConfig, random_slate.make),
     "popularity": (popularity.PopularityConfig, popularity.make),
 }

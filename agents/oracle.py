@@ -1,4 +1,4 @@
-"""`oracle`: shows each user the k items of highest true click probability (the regret bound)."""
+"""`oracle`: shows each user the best slate under the env's own response model (regret 0)."""
 
 import dataclasses
 from typing import ClassVar
@@ -21,10 +21,8 @@ class OracleConfig:
 
 @dataclasses.dataclass(frozen=True)
 class OracleAgent:
-    """Slate = top-k of the true attraction a_{u,i}, best first.
-
-    Under the position-based model with decreasing examination κ_j, this maximises expected
-    clicks Σ_j κ_j a_{u, s_j} (rearrangement inequality), so its regret is 0 by definition.
+    """Slate = `truth.best_slates`, the myopic optimum of each visit under the environment's
+    response model (the env derives it per model), so its per-visit regret is exactly 0.
     """
 
     spec: EnvSpec
@@ -35,7 +33,7 @@ class OracleAgent:
         return ()
 
     def act(self, key, state, obs: Observation, params, truth: Truth):
-        _, slates = jax.lax.top_k(truth.attraction, self.spec.slate_size)
+        slates = truth.best_slates
         explored = jnp.zeros(slates.shape, bool)
         zeros = jnp.zeros_like(truth.attraction)
         return slates, ActInfo(scores=truth.attraction, uncertainty=zeros, explored=explored)

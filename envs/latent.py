@@ -1,8 +1,9 @@
-"""`latent`: users with hidden, drifting preferences over topic-clustered items (DESIGN.md §3).
+"""`latent`: users with hidden preferences over topic-clustered items (DESIGN.md §3).
 
-The embedded default environment, needing no data. Generator, response model and dynamics
-follow the factoring of jumanji's environments; the click model is the position-based model
-of Craswell et al. (2008), "An experimental comparison of click position-bias models".
+The embedded default environment, needing no data, factored as jumanji factors its
+environments: a generator (`envs.generator`: the hidden world, new items, new users), a
+response model (`envs.response`, chosen by `click_model`: how a user clicks a slate) and
+dynamics (`envs.dynamics`: drift, boredom, item churn, users who leave).
 """
 
 import dataclasses
@@ -11,71 +12,17 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from envs import generator
+from envs.dynamics import boredom, drift, item_churn, patience
+from envs.response import REGISTRY as RESPONSE_MODELS
+from envs.response.base import ResponseModel, gather
+from envs.latent_config import LatentConfig
 from recsim.types import EnvSpec, Feedback, Observation, Truth
-from recsim.validation import ConfigError, check_int, check_real
-
-
-@dataclasses.dataclass
-class LatentConfig:
-    """Config of `env=latent` (the Hydra schema). Ints fix shapes; floats are traced knobs."""
-
-    name: str = "latent"
-    n_items: int = 200
-    n_users: int = 2000
-    n_topics: int = 10
-    latent_dim: int = 16
-    item_feature_dim: int = 16
-    user_feature_dim: int = 16
-    slate_size: int = 5
-    users_per_step: int = 32
-    group_shares: list[float] = dataclasses.field(default_factory=lambda: [0.7, 0.3])
-    click_scale: float = 4.0
-    bias_mean: float = -2.0
-    bias_scale: float = 0.5
-    bias_tail: float = 3.0
-    topic_spread: float = 0.5
-    group_taste_scale: float = 2.0
-    user_taste_scale: float = 1.0
-    user_spread: float = 0.5
-    activity_skew: float = 1.0
-    item_feature_noise: float = 0.5
-    user_feature_noise: float = 0.5
-    drift_rate: float = 0.02
-    boredom_penalty: float = 0.1
-    boredom_decay: float = 0.5
-
-    def validate(self, prefix: str = "env") -> None:
-        """Raises `ConfigError` naming the first out-of-range or inconsistent key."""
-        key = lambda name: f"{prefix}.{name}"  # noqa: E731
-        check_int(key("n_items"), self.n_items, 2)
-        check_int(key("n_users"), self.n_users, 1)
-        for name in ("n_topics", "latent_dim", "item_feature_dim", "user_feature_dim"):
-            check_int(key(name), getattr(self, name), 1)
-        check_int(key("slate_size"), self.slate_size, 1, self.n_items, key("n_items"))
-        check_int(key("users_per_step"), self.users_per_step, 1, self.n_users, key("n_users"))
-        shares = list(self.group_shares)
-        if not shares:
-            raise ConfigError(f"{key('group_shares')}=[] must list at least one group share")
-        for i, share in enumerate(shares):
-            check_real(f"{key('group_shares')}[{i}]", share, 0.0, 1.0, low_open=True)
-        if abs(sum(shares) - 1.0) > 1e-6:
-            raise ConfigError(
-                f"{key('group_shares')}={shares} must sum to 1 (sums to {sum(shares)})"
-            )
-        for name in ("click_scale", "bias_scale", "topic_spread", "group_taste_scale",
-                     "user_taste_scale", "user_spread", "activity_skew",
-                     "item_feature_noise", "user_feature_noise"):  # fmt: skip
-            check_real(key(name), getattr(self, name), 0.0)
-        check_real(key("bias_mean"), self.bias_mean)
-        check_real(key("bias_tail"), self.bias_tail, 0.0, low_open=True)
-        check_real(key("drift_rate"), self.drift_rate, 0.0, 1.0)
-        check_real(key("boredom_penalty"), self.boredom_penalty, 0.0, 1.0, high_open=True)
-        check_real(key("boredom_decay"), self.boredom_decay, 0.0, 1.0)
 
 
 @struct.dataclass
 class LatentParams:
-    """Traced knobs of `latent` (see `LatentConfig` and the class docstring for meanings)."""
+    """Traced knobs of `latent` (see `LatentConfig` and the README for meanings)."""
 
     group_shares: jax.Array  # [G]
     click_scale: jax.Array
@@ -92,110 +39,72 @@ class LatentParams:
     drift_rate: jax.Array
     boredom_penalty: jax.Array
     boredom_decay: jax.Array
+    item_churn_rate: jax.Array
+    patience: jax.Array
+    patience_refill: jax.Array
+    response: object  # the response model's own params
 
 
 @struct.dataclass
 class LatentState:
     """The hidden world. M = n_users, N = n_items, d = latent_dim, T = n_topics."""
 
+    world: generator.WorldConstants
     user_vecs: jax.Array  # [M, d] unit hidden preferences u (drift moves them)
     user_groups: jax.Array  # [M] int32
     user_activity: jax.Array  # [M] log arrival weight
-    user_proj: jax.Array  # [Fu', d] projection of u into the observable features
     user_noise: jax.Array  # [M, Fu'] fixed observation noise of each user
     boredom: jax.Array  # [M, T] recent exposure m of each user to each topic
+    budget: jax.Array  # [M] patience budget B
     item_vecs: jax.Array  # [N, d] unit hidden item vectors v
     item_bias: jax.Array  # [N] quality bias b
     item_topics: jax.Array  # [N] int32
     item_features: jax.Array  # [N, T + Fi'] observable: topic one-hot ‖ noisy projection of v
-
-
-def _normalize(x: jax.Array) -> jax.Array:
-    return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-
-def _attraction(affinity, bias, boredom, params: LatentParams) -> jax.Array:
-    """`σ(α ⟨u, v_i⟩ + b_i) · (1 − β)^{m_{u,t_i}}` from ⟨u, v_i⟩, b_i and m_{u,t_i} (broadcast)."""
-    fatigue = jnp.exp(boredom * jnp.log1p(-params.boredom_penalty))
-    return jax.nn.sigmoid(params.click_scale * affinity + bias) * fatigue
-
-
-def examination(slate_size: int) -> jax.Array:
-    """Position-based examination `κ_j = 1 / log2(j + 2)`, j = 0..k-1. Shape [k]."""
-    return 1.0 / jnp.log2(jnp.arange(slate_size, dtype=jnp.float32) + 2.0)
+    item_born: jax.Array  # [N] int32 step at which each id got its current item
+    clock: jax.Array  # [] int32 steps simulated so far
 
 
 @dataclasses.dataclass(frozen=True)
 class LatentEnv:
-    """Topic-clustered items, grouped users with hidden drifting tastes, position-based clicks.
+    """Topic-clustered items, grouped users with hidden tastes; any response model.
 
-    World (sampled once per seed; c_t unit topic centres, t = 1..T):
-      v_i = normalize(c_{t_i} + σ_v ξ_i / √d),          t_i ~ Uniform(T)
-      b_i = μ_b + s_b (P_i − 1),                         P_i ~ Pareto(shape a)  (heavy tail)
-      w_u = softmax(γ_g z_{g(u)} + γ_u ζ_u),             g(u) ~ Categorical(group_shares)
-      u   = normalize(Σ_t w_{u,t} c_t + σ_u ξ_u / √d)
-    with z, ζ, ξ standard normal. Arrivals: `users_per_step` distinct users per step, drawn
-    without replacement with weights exp(σ_a a_u), a_u ~ N(0, 1) (σ_a = 0: uniform).
-    Observable: user features `A_u u + σ_y ε_u ‖ onehot(g(u))`; item features
-    `onehot(t_i) ‖ A_v v_i + σ_x ε_i` (A random Gaussian projections, ε fixed per user/item).
-
-    Clicks (position-based): user u clicks the item i at position j with probability
-      P(click) = κ_j · σ(α ⟨u, v_i⟩ + b_i) · (1 − β)^{m_{u, t_i}},   κ_j = 1 / log2(j + 2).
-    Dynamics after each visit:
-      drift    u ← normalize(u + η (v̄ − u)),   v̄ the mean hidden vector of the clicked items
-               (unchanged without a click);
-      boredom  m_u ← ρ m_u + n_u / k,   n_{u,t} the number of topic-t items in the slate.
+    Attraction (the click probability of item i fully examined on its own by user u):
+      a_{u,i} = σ(α ⟨u, v_i⟩ + b_i) · (1 − β)^{m_{u, t_i}}
+    The response model turns the attractions of a slate into clicks; the world and the
+    dynamics are in `envs.generator` and `envs.dynamics`.
     """
 
     spec: EnvSpec
+    response: ResponseModel
     n_users: int
     n_topics: int
     latent_dim: int
     observed_user_dim: int
     observed_item_dim: int
+    item_churn_every: int
 
     def init(self, key: jax.Array, params: LatentParams) -> LatentState:
-        n_items, n_users, d, T = self.spec.n_items, self.n_users, self.latent_dim, self.n_topics
-        n_groups = self.spec.n_groups
-        k = jax.random.split(key, 12)
-        centres = _normalize(jax.random.normal(k[0], (T, d)))
-        item_topics = jax.random.randint(k[1], (n_items,), 0, T)
-        item_vecs = _normalize(
-            centres[item_topics]
-            + params.topic_spread * jax.random.normal(k[2], (n_items, d)) / jnp.sqrt(d)
-        )
-        pareto = jax.random.pareto(k[3], params.bias_tail, (n_items,))
-        item_bias = params.bias_mean + params.bias_scale * (pareto - 1.0)
-        group_taste = params.group_taste_scale * jax.random.normal(k[4], (n_groups, T))
-        user_groups = jax.random.categorical(k[5], jnp.log(params.group_shares), shape=(n_users,))
-        user_taste = group_taste[user_groups] + params.user_taste_scale * jax.random.normal(
-            k[6], (n_users, T)
-        )
-        user_vecs = _normalize(
-            jax.nn.softmax(user_taste) @ centres
-            + params.user_spread * jax.random.normal(k[7], (n_users, d)) / jnp.sqrt(d)
-        )
-        item_proj = jax.random.normal(k[8], (self.observed_item_dim, d))
-        item_noise = jax.random.normal(k[9], (n_items, self.observed_item_dim))
-        item_features = jnp.concatenate(
-            [
-                jax.nn.one_hot(item_topics, T),
-                item_vecs @ item_proj.T + params.item_feature_noise * item_noise,
-            ],
-            axis=1,
-        )
+        world_key, item_key, user_key = jax.random.split(key, 3)
+        world = generator.sample_world(
+            world_key, params, self.n_topics, self.latent_dim, self.spec.n_groups,
+            self.observed_item_dim, self.observed_user_dim,
+        )  # fmt: skip
+        items = generator.sample_items(item_key, world, self.spec.n_items, params)
+        users = generator.sample_users(user_key, world, self.n_users, params)
         return LatentState(
-            user_vecs=user_vecs,
-            user_groups=user_groups.astype(jnp.int32),
-            user_activity=params.activity_skew * jax.random.normal(k[10], (n_users,)),
-            user_proj=jax.random.normal(k[11], (self.observed_user_dim, d)),
-            user_noise=params.user_feature_noise
-            * jax.random.normal(jax.random.fold_in(key, 12), (n_users, self.observed_user_dim)),
-            boredom=jnp.zeros((n_users, T), jnp.float32),
-            item_vecs=item_vecs,
-            item_bias=item_bias,
-            item_topics=item_topics.astype(jnp.int32),
-            item_features=item_features,
+            world=world,
+            user_vecs=users.vecs,
+            user_groups=users.groups,
+            user_activity=users.activity,
+            user_noise=users.noise,
+            boredom=jnp.zeros((self.n_users, self.n_topics), jnp.float32),
+            budget=jnp.broadcast_to(params.patience, (self.n_users,)).astype(jnp.float32),
+            item_vecs=items.vecs,
+            item_bias=items.bias,
+            item_topics=items.topics,
+            item_features=items.features,
+            item_born=jnp.zeros((self.spec.n_items,), jnp.int32),
+            clock=jnp.zeros((), jnp.int32),
         )
 
     def observe(self, key: jax.Array, state: LatentState, params: LatentParams) -> Observation:
@@ -203,25 +112,38 @@ class LatentEnv:
         gumbel = jax.random.gumbel(key, (self.n_users,))
         _, user_ids = jax.lax.top_k(state.user_activity + gumbel, self.spec.users_per_step)
         groups = state.user_groups[user_ids]
-        user_features = jnp.concatenate(
-            [
-                state.user_vecs[user_ids] @ state.user_proj.T + state.user_noise[user_ids],
-                jax.nn.one_hot(groups, self.spec.n_groups),
-            ],
-            axis=1,
-        )
+        features = generator.user_features(
+            state.world, state.user_vecs[user_ids], state.user_noise[user_ids], groups,
+            self.spec.n_groups,
+        )  # fmt: skip
         return Observation(
             user_ids=user_ids.astype(jnp.int32),
-            user_features=user_features,
+            user_features=features,
             user_groups=groups,
             item_features=state.item_features,
+            item_age=state.clock - state.item_born,
         )
 
     def truth(self, state: LatentState, obs: Observation, params: LatentParams) -> Truth:
-        users = state.user_vecs[obs.user_ids]  # [U, d]
-        boredom = state.boredom[obs.user_ids][:, state.item_topics]  # [U, N]
-        attraction = _attraction(users @ state.item_vecs.T, state.item_bias, boredom, params)
-        return Truth(attraction=attraction, examination=examination(self.spec.slate_size))
+        attraction = self._catalogue_attraction(state, obs.user_ids, params)
+        best_slates, best_value = self.response.best(
+            attraction, self.spec.slate_size, params.response
+        )
+        return Truth(attraction=attraction, best_slates=best_slates, best_value=best_value)
+
+    def expected_clicks(self, truth: Truth, slates: jax.Array, params: LatentParams):
+        """Expected clicks of every slot of `slates` [U, k] under the response model: [U, k]."""
+        return self.response.click_probs(gather(truth.attraction, slates), params.response)
+
+    def population_attraction(self, state: LatentState, params: LatentParams) -> jax.Array:
+        """Mean attraction of every item over the whole user population: [N]."""
+        users = jnp.arange(self.n_users)
+        return jnp.mean(self._catalogue_attraction(state, users, params), axis=0)
+
+    def _catalogue_attraction(self, state: LatentState, user_ids, params) -> jax.Array:
+        affinity = state.user_vecs[user_ids] @ state.item_vecs.T  # [U, N]
+        exposure = state.boredom[user_ids][:, state.item_topics]  # [U, N]
+        return _attraction(affinity, state.item_bias, exposure, params)
 
     def step(
         self,
@@ -231,32 +153,79 @@ class LatentEnv:
         slates: jax.Array,  # [U, k]
         params: LatentParams,
     ) -> tuple[LatentState, Feedback]:
-        ids, k = obs.user_ids, self.spec.slate_size
+        click_key, churn_key, item_key, user_key = jax.random.split(key, 4)
+        ids = obs.user_ids
         users = state.user_vecs[ids]  # [U, d]
         shown = state.item_vecs[slates]  # [U, k, d]
         topics = state.item_topics[slates]  # [U, k]
-        boredom = state.boredom[ids]  # [U, T]
+        exposure = state.boredom[ids]  # [U, T]
         attraction = _attraction(
             jnp.einsum("ud,ukd->uk", users, shown),
             state.item_bias[slates],
-            jnp.take_along_axis(boredom, topics, axis=1),
+            jnp.take_along_axis(exposure, topics, axis=1),
             params,
         )
-        prob = examination(k) * attraction  # [U, k]
-        clicks = (jax.random.uniform(key, prob.shape) < prob).astype(jnp.int32)
+        clicks = self.response.sample(click_key, attraction, params.response)
 
-        n_clicks = jnp.sum(clicks, axis=1, keepdims=True)  # [U, 1]
-        clicked_mean = jnp.einsum("uk,ukd->ud", clicks, shown) / jnp.maximum(n_clicks, 1)
-        drifted = _normalize(users + params.drift_rate * (clicked_mean - users))
-        users = jnp.where(n_clicks > 0, drifted, users)
-        topic_share = jnp.sum(jax.nn.one_hot(topics, self.n_topics), axis=1) / k  # [U, T]
-        boredom = params.boredom_decay * boredom + topic_share
-        # Arriving users are distinct, so these scatters have no conflicting writes.
-        state = state.replace(
-            user_vecs=state.user_vecs.at[ids].set(users),
-            boredom=state.boredom.at[ids].set(boredom),
+        users = drift.drift(users, shown, clicks, params.drift_rate)
+        exposure = boredom.update(exposure, topics, self.n_topics, params.boredom_decay)
+        budget, left = patience.spend(
+            state.budget[ids], clicks, params.patience, params.patience_refill
         )
-        return state, Feedback(clicks=clicks)
+        state = self._replace_users(user_key, state, ids, users, exposure, budget, left, params)
+        state = self._churn_items(churn_key, item_key, state, params)
+        return state.replace(clock=state.clock + 1), Feedback(clicks=clicks, left=left)
+
+    def _replace_users(self, key, state, ids, users, exposure, budget, left, params):
+        """Writes the visitors' new state; the users who left get fresh users in their slots.
+
+        Arriving users are distinct, so these scatters have no conflicting writes."""
+        fresh = generator.sample_users(key, state.world, ids.shape[0], params)
+        keep = lambda old, new: jnp.where(  # noqa: E731
+            left.reshape(left.shape + (1,) * (old.ndim - 1)), new, old
+        )
+        return state.replace(
+            user_vecs=state.user_vecs.at[ids].set(keep(users, fresh.vecs)),
+            user_groups=state.user_groups.at[ids].set(keep(state.user_groups[ids], fresh.groups)),
+            user_activity=state.user_activity.at[ids].set(
+                keep(state.user_activity[ids], fresh.activity)
+            ),
+            user_noise=state.user_noise.at[ids].set(keep(state.user_noise[ids], fresh.noise)),
+            boredom=state.boredom.at[ids].set(keep(exposure, jnp.zeros_like(exposure))),
+            budget=state.budget.at[ids].set(
+                keep(budget, jnp.broadcast_to(params.patience, budget.shape))
+            ),
+        )
+
+    def _churn_items(self, churn_key, item_key, state: LatentState, params) -> LatentState:
+        """Retires a share of the catalogue on schedule; fresh items take the ids."""
+        due = item_churn.is_due(state.clock, self.item_churn_every)
+        retire = item_churn.retiring(churn_key, self.spec.n_items, params.item_churn_rate, due)
+        fresh = generator.sample_items(item_key, state.world, self.spec.n_items, params)
+        pick = lambda old, new: jnp.where(  # noqa: E731
+            retire.reshape(retire.shape + (1,) * (old.ndim - 1)), new, old
+        )
+        return state.replace(
+            item_vecs=pick(state.item_vecs, fresh.vecs),
+            item_bias=pick(state.item_bias, fresh.bias),
+            item_topics=pick(state.item_topics, fresh.topics),
+            item_features=pick(state.item_features, fresh.features),
+            item_born=jnp.where(retire, state.clock + 1, state.item_born),
+        )
+
+
+def _attraction(affinity, bias, exposure, params: LatentParams) -> jax.Array:
+    """`σ(α ⟨u, v_i⟩ + b_i) · (1 − β)^{m_{u,t_i}}` from ⟨u, v_i⟩, b_i and m_{u,t_i} (broadcast)."""
+    fatigue = boredom.fatigue(exposure, params.boredom_penalty)
+    return jax.nn.sigmoid(params.click_scale * affinity + bias) * fatigue
+
+
+TRACED = (
+    "click_scale", "bias_mean", "bias_scale", "bias_tail", "topic_spread", "group_taste_scale",
+    "user_taste_scale", "user_spread", "activity_skew", "item_feature_noise",
+    "user_feature_noise", "drift_rate", "boredom_penalty", "boredom_decay", "item_churn_rate",
+    "patience", "patience_refill", "group_shares",
+)  # fmt: skip
 
 
 def make(config: LatentConfig) -> tuple[LatentEnv, LatentParams]:
@@ -270,15 +239,18 @@ def make(config: LatentConfig) -> tuple[LatentEnv, LatentParams]:
         user_feature_dim=config.user_feature_dim + n_groups,
         item_feature_dim=config.n_topics + config.item_feature_dim,
         n_groups=n_groups,
+        n_users=config.n_users,
     )
+    response = RESPONSE_MODELS[config.click_model]
     env = LatentEnv(
         spec=spec,
+        response=response,
         n_users=config.n_users,
         n_topics=config.n_topics,
         latent_dim=config.latent_dim,
         observed_user_dim=config.user_feature_dim,
         observed_item_dim=config.item_feature_dim,
+        item_churn_every=config.item_churn_every,
     )
-    traced = {f.name: jnp.asarray(getattr(config, f.name), jnp.float32)
-              for f in dataclasses.fields(LatentParams)}  # fmt: skip
-    return env, LatentParams(**traced)
+    traced = {name: jnp.asarray(getattr(config, name), jnp.float32) for name in TRACED}
+    return env, LatentParams(**traced, response=response.make_params(config))

@@ -31,14 +31,23 @@ class Env(Protocol):
         """Shows `slates` [U, k] to the arriving users; returns the new state and the clicks."""
 
     def truth(self, state: PyTree, obs: Observation, params: PyTree) -> Truth:
-        """True click probabilities of every item for each arriving user."""
+        """Attraction of every item for each arriving user, and the best slate under the
+        env's own response model with its expected clicks."""
+
+    def expected_clicks(self, truth: Truth, slates: jax.Array, params: PyTree) -> jax.Array:
+        """Expected clicks of every slot of `slates` [U, k] under the response model: [U, k]."""
+
+    def population_attraction(self, state: PyTree, params: PyTree) -> jax.Array:
+        """Mean attraction of every item over the whole user population: [N]."""
 
 
 class Agent(Protocol):
     """A recommender. Built for one `EnvSpec` by its factory, so shapes are known statically.
 
-    `uses_truth` is a static flag: only an agent that declares it (the oracle) is handed the
-    `Truth` as a fifth argument of `act`; no learner can see it by accident.
+    `uses_truth` is a static flag: only an agent that declares it (the privileged baselines
+    `oracle` and `best_fixed`) is handed the `Truth` as a fifth argument of `act`; no learner
+    can see it by accident. `uses_population` (default False) asks the loop to fill
+    `Truth.population_attraction`, which costs a pass over every user.
     `predicts_clicks` declares that `ActInfo.scores` are predicted click probabilities at the
     top position (so `model_error` is defined); otherwise they are ranking scores only.
     """

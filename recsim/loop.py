@@ -12,11 +12,13 @@ Per step t of simulation s (keys from `recsim.keys`):
     obs      = env.observe(users_t, env_state)               # obs.step = t
     truth    = env.truth(env_state, obs)                      # metrics (and the oracle) only
     slates   = agent.act(agent_t0, agent_state, obs)          # [U, k]
+    expected = env.expected_clicks(truth, slates)             # [U, k] for the metrics
     env_state, feedback = env.step(clicks_t, env_state, obs, slates)
     agent_state = agent.update(agent_t1, agent_state, obs, slates, feedback)
 """
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
@@ -29,7 +31,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from recsim import keys as keylib
 from recsim import tracking
 from recsim.contracts import Agent, Env
-from recsim.types import ActInfo, Feedback, Observation, Truth
+from recsim.types import Transition
 
 PyTree = Any
 
@@ -48,16 +50,6 @@ class SimCarry(NamedTuple):
     env_state: PyTree
     agent_state: PyTree
     totals: tracking.Totals
-
-
-class Transition(NamedTuple):
-    """What happened in one step (kept per step only by `rollout`, for inspection)."""
-
-    obs: Observation
-    slates: jax.Array  # [U, k]
-    feedback: Feedback
-    truth: Truth
-    info: ActInfo
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,8 +81,12 @@ class Simulation:
         obs = obs.replace(step=t)
         truth = env.truth(carry.env_state, obs, params.env)
         act_key, update_key = jax.random.split(keylib.at_step(carry.keys.agent, t))
+        if getattr(agent, "uses_population", False):
+            population = env.population_attraction(carry.env_state, params.env)
+            truth = truth.replace(population_attraction=population)
         privileged = (truth,) if agent.uses_truth else ()
         slates, info = agent.act(act_key, carry.agent_state, obs, params.agent, *privileged)
+        expected = env.expected_clicks(truth, slates, params.env)
         env_state, feedback = env.step(
             keylib.at_step(carry.keys.clicks, t), carry.env_state, obs, slates, params.env
         )
@@ -98,7 +94,7 @@ class Simulation:
             update_key, carry.agent_state, obs, slates, feedback, params.agent
         )
         carry = carry._replace(env_state=env_state, agent_state=agent_state)
-        return carry, Transition(obs, slates, feedback, truth, info)
+        return carry, Transition(obs, slates, feedback, truth, info, expected)
 
     def step(
         self, carry: SimCarry, window: tracking.WindowSums, params: SimParams, t: jax.Array
@@ -106,7 +102,7 @@ class Simulation:
         """Step t of one simulation, folded into the metric counters."""
         carry, tr = self.transition(carry, params, t)
         totals, window = tracking.accumulate(
-            carry.totals, window, tr.obs, tr.slates, tr.feedback, tr.truth, tr.info
+            carry.totals, window, tr, new_item_age=self.log_every
         )
         return carry._replace(totals=totals), window
 
@@ -125,7 +121,7 @@ class Simulation:
         """
         n_sims = jax.tree.leaves(carry.keys)[0].shape[0]
         step_all = jax.vmap(self.step, in_axes=(0, 0, 0, None))
-        row_all = jax.vmap(tracking.row)
+        row_all = jax.vmap(functools.partial(tracking.row, n_users=self.env.spec.n_users))
 
         def one_window(state, _):
             def one_step(state, _):

@@ -22,6 +22,10 @@ METRIC_NAMES = (
     "exposure_entropy",
     "group_ctr_gap",
     "group_regret_gap",
+    "new_item_exposure",
+    "new_item_recall",
+    "churn_rate",
+    "user_lifetime",
     "explore_fraction",
     "model_error",
 )
@@ -131,10 +135,21 @@ def self_information(counts: jax.Array, item_ids: jax.Array) -> jax.Array:
     return -jnp.log2((counts[item_ids] + 1.0) / total)
 
 
+def shown_in(items: jax.Array, slates: jax.Array) -> jax.Array:
+    """Whether each of `items` [..., m] is somewhere in the slate [..., k]: -> [..., m] bool."""
+    return jnp.any(items[..., :, None] == slates[..., None, :], axis=-1)
+
+
 def precision_at_k(slates: jax.Array, ideal_slates: jax.Array) -> jax.Array:
-    """Share of the shown items that are in the ideal top-k: [..., k] x [..., k] -> [...]."""
-    hits = jnp.any(slates[..., :, None] == ideal_slates[..., None, :], axis=-1)
-    return jnp.mean(hits.astype(jnp.float32), axis=-1)
+    """Share of the shown items that are in the ideal slate: [..., k] x [..., k] -> [...]."""
+    return jnp.mean(shown_in(slates, ideal_slates).astype(jnp.float32), axis=-1)
+
+
+def value_ratio(shown_value: jax.Array, best_value: jax.Array) -> jax.Array:
+    """Expected clicks of the shown slate over the best slate's ([...] each); 0 if the best
+    is 0. Under the position-based model this is NDCG with the attraction as gain."""
+    positive = best_value > 0
+    return jnp.where(positive, shown_value / jnp.where(positive, best_value, 1.0), 0.0)
 
 
 def spread(values: jax.Array, valid: jax.Array) -> jax.Array:

@@ -1,9 +1,10 @@
 """Metric counters carried through the compiled loop, and the reduction to one logged row.
 
 Per step, `accumulate` adds the step's sums into `WindowSums` and updates the cumulative
-`Totals` (exposure, clicks per item, cumulative regret). Every `log_every` steps, `row` reduces
-them to one scalar per metric of `recsim.metrics.METRIC_NAMES`, and the window sums restart.
-Nothing per user leaves the device.
+`Totals` (exposure, clicks per item, cumulative regret, departures). Every `log_every` steps,
+`row` reduces them to one scalar per metric of `recsim.metrics.METRIC_NAMES`, and the window
+sums restart. Nothing per user leaves the device. The engine knows no click model: expected
+clicks come from the environment (`Transition.expected`, `Truth.best_value`).
 
 Exposure is counted as integers per (item, position), so the counters are exact and
 order-independent on every backend (float scatter-adds are not, on GPU); the
@@ -16,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from recsim import metrics
-from recsim.types import ActInfo, Feedback, Observation, Truth
+from recsim.types import Transition
 
 
 class Totals(NamedTuple):
@@ -25,6 +26,10 @@ class Totals(NamedTuple):
     exposure: jax.Array  # [N, k] int32: times item i was shown at position j
     item_clicks: jax.Array  # [N] int32: clicks on item i
     cum_regret: jax.Array  # [] float32: Σ over steps of the step's mean regret per user
+    visits: jax.Array  # [] int32: user visits
+    departures: jax.Array  # [] int32: visits after which the user left
+    new_best: jax.Array  # [] int32: best-slate slots holding a new item
+    new_best_shown: jax.Array  # [] int32: of those, the ones the agent showed too
 
 
 class WindowSums(NamedTuple):
@@ -32,8 +37,8 @@ class WindowSums(NamedTuple):
 
     visits: jax.Array  # [] int32: user visits (one slate each)
     clicks: jax.Array  # [] int32
-    expected_clicks: jax.Array  # [] float32: Σ true click probability of shown slots
-    regret: jax.Array  # [] float32: Σ over visits of oracle − shown expected clicks
+    expected_clicks: jax.Array  # [] float32: Σ expected clicks of the shown slates
+    regret: jax.Array  # [] float32: Σ over visits of best − shown expected clicks
     precision: jax.Array  # [] float32
     ndcg: jax.Array  # [] float32
     ild: jax.Array  # [] float32
@@ -43,13 +48,20 @@ class WindowSums(NamedTuple):
     group_regret: jax.Array  # [G] float32
     explored: jax.Array  # [] int32: slots chosen by exploration
     model_error: jax.Array  # [] float32: Σ over visits of mean |predicted − true| over items
+    new_impressions: jax.Array  # [] int32: shown slots holding a new item
+    departures: jax.Array  # [] int32: visits after which the user left
 
 
 def init_totals(n_items: int, slate_size: int) -> Totals:
+    zero_i = jnp.zeros((), jnp.int32)
     return Totals(
         exposure=jnp.zeros((n_items, slate_size), jnp.int32),
         item_clicks=jnp.zeros((n_items,), jnp.int32),
         cum_regret=jnp.zeros((), jnp.float32),
+        visits=zero_i,
+        departures=zero_i,
+        new_best=zero_i,
+        new_best_shown=zero_i,
     )
 
 
@@ -73,62 +85,77 @@ def init_window(n_groups: int, n_sims: int | None = None) -> WindowSums:
         group_regret=jnp.zeros((n_groups,), jnp.float32),
         explored=zero_i,
         model_error=zero_f,
+        new_impressions=zero_i,
+        departures=zero_i,
     )
 
 
 def accumulate(
-    totals: Totals,
-    window: WindowSums,
-    obs: Observation,
-    slates: jax.Array,  # [U, k]
-    feedback: Feedback,
-    truth: Truth,
-    info: ActInfo,
+    totals: Totals, window: WindowSums, tr: Transition, new_item_age: int
 ) -> tuple[Totals, WindowSums]:
     """Adds one step to the counters. Novelty uses the clicks before this step.
 
-    `model_error` compares `info.scores` (the agent's predicted click probability at the top
-    position) with the true attraction; it is meaningful only for agents that predict clicks.
+    An item is new while its age (`obs.item_age`) is below `new_item_age` steps (the logging
+    window). `model_error` compares `info.scores` (the agent's predicted click probability at
+    the top position) with the true attraction; it is meaningful only for agents that predict
+    clicks.
     """
+    obs, slates, truth = tr.obs, tr.slates, tr.truth
     users, k = slates.shape
     n_groups = window.group_visits.shape[0]
-    discount = truth.examination  # [k]
-    shown_attraction = jnp.take_along_axis(truth.attraction, slates, axis=1)  # [U, k]
-    ideal_attraction, ideal_slates = jax.lax.top_k(truth.attraction, k)  # [U, k] each
-    regret = (ideal_attraction - shown_attraction) @ discount  # [U]
-    clicks = feedback.clicks.astype(jnp.int32)  # [U, k]
+    shown_value = jnp.sum(tr.expected, axis=1)  # [U]
+    regret = truth.best_value - shown_value  # [U]
+    clicks = tr.feedback.clicks.astype(jnp.int32)  # [U, k]
     user_clicks = jnp.sum(clicks, axis=1)  # [U]
     group_one_hot = jax.nn.one_hot(obs.user_groups, n_groups, dtype=jnp.int32)  # [U, G]
+    left = _zeros_if_none(tr.feedback.left, (users,), bool).astype(jnp.int32)
+    age = _zeros_if_none(obs.item_age, truth.attraction.shape[1:], jnp.int32)
+    is_new = age < new_item_age  # [N]
+    new_shown = is_new[slates]  # [U, k]
+    new_best = is_new[truth.best_slates]  # [U, k]
+    best_shown = metrics.shown_in(truth.best_slates, slates)  # [U, k]
 
     window = WindowSums(
         visits=window.visits + users,
         clicks=window.clicks + jnp.sum(user_clicks),
-        expected_clicks=window.expected_clicks + jnp.sum(shown_attraction @ discount),
+        expected_clicks=window.expected_clicks + jnp.sum(shown_value),
         regret=window.regret + jnp.sum(regret),
-        precision=window.precision + jnp.sum(metrics.precision_at_k(slates, ideal_slates)),
-        ndcg=window.ndcg + jnp.sum(metrics.ndcg_from_ideal(shown_attraction, ideal_attraction)),
+        precision=window.precision + jnp.sum(metrics.precision_at_k(slates, truth.best_slates)),
+        ndcg=window.ndcg + jnp.sum(metrics.value_ratio(shown_value, truth.best_value)),
         ild=window.ild + jnp.sum(metrics.intra_list_diversity(obs.item_features[slates])),
         novelty=window.novelty + jnp.sum(metrics.self_information(totals.item_clicks, slates)),
         group_visits=window.group_visits + jnp.sum(group_one_hot, axis=0),
         group_clicks=window.group_clicks + user_clicks @ group_one_hot,
         group_regret=window.group_regret + regret @ group_one_hot.astype(jnp.float32),
-        explored=window.explored + jnp.sum(info.explored.astype(jnp.int32)),
+        explored=window.explored + jnp.sum(tr.info.explored.astype(jnp.int32)),
         model_error=window.model_error
-        + jnp.sum(jnp.mean(jnp.abs(info.scores - truth.attraction), axis=1)),
+        + jnp.sum(jnp.mean(jnp.abs(tr.info.scores - truth.attraction), axis=1)),
+        new_impressions=window.new_impressions + jnp.sum(new_shown.astype(jnp.int32)),
+        departures=window.departures + jnp.sum(left),
     )
     positions = jnp.broadcast_to(jnp.arange(k), slates.shape)
     totals = Totals(
         exposure=totals.exposure.at[slates, positions].add(1),
         item_clicks=totals.item_clicks.at[slates].add(clicks),
         cum_regret=totals.cum_regret + jnp.mean(regret),
+        visits=totals.visits + users,
+        departures=totals.departures + jnp.sum(left),
+        new_best=totals.new_best + jnp.sum(new_best.astype(jnp.int32)),
+        new_best_shown=totals.new_best_shown + jnp.sum((new_best & best_shown).astype(jnp.int32)),
     )
     return totals, window
 
 
-def row(totals: Totals, window: WindowSums) -> dict[str, jax.Array]:
+def _zeros_if_none(value, shape, dtype):
+    """`value`, or zeros of `shape` for an env that does not report it."""
+    return jnp.zeros(shape, dtype) if value is None else value
+
+
+def row(totals: Totals, window: WindowSums, n_users: int) -> dict[str, jax.Array]:
     """One logged row: every metric of the window, plus the integer counts.
 
     Exposure of item i is `Σ_j n_ij / log2(j + 2)`, n_ij the times it was shown at position j.
+    `n_users` is the population size M (users who ever existed = M + departures).
     """
     k = totals.exposure.shape[1]
     visits = window.visits.astype(jnp.float32)
@@ -139,6 +166,7 @@ def row(totals: Totals, window: WindowSums) -> dict[str, jax.Array]:
     safe_group_visits = jnp.where(has_group, group_visits, 1.0)
     group_ctr = window.group_clicks / (safe_group_visits * k)
     group_regret = window.group_regret / safe_group_visits
+    new_best = totals.new_best.astype(jnp.float32)
     values = {
         "ctr": window.clicks / impressions.astype(jnp.float32),
         "expected_ctr": window.expected_clicks / (visits * k),
@@ -153,6 +181,10 @@ def row(totals: Totals, window: WindowSums) -> dict[str, jax.Array]:
         "exposure_entropy": metrics.entropy_bits(exposure),
         "group_ctr_gap": metrics.spread(group_ctr, has_group),
         "group_regret_gap": metrics.spread(group_regret, has_group),
+        "new_item_exposure": window.new_impressions / impressions.astype(jnp.float32),
+        "new_item_recall": totals.new_best_shown / jnp.where(new_best > 0, new_best, 1.0),
+        "churn_rate": window.departures / visits,
+        "user_lifetime": totals.visits / (n_users + totals.departures).astype(jnp.float32),
         "explore_fraction": window.explored / impressions.astype(jnp.float32),
         "model_error": window.model_error / visits,
     }

@@ -5,6 +5,7 @@ Fu / Fi = observable user / item feature dimensions, G = user groups.
 """
 
 import dataclasses
+from typing import NamedTuple
 
 import jax
 from flax import struct
@@ -20,6 +21,7 @@ class EnvSpec:
     user_feature_dim: int
     item_feature_dim: int
     n_groups: int
+    n_users: int  # population size M (static: a user who leaves is replaced)
 
 
 @struct.dataclass
@@ -30,6 +32,7 @@ class Observation:
     user_features: jax.Array  # [U, Fu] float32
     user_groups: jax.Array  # [U] int32 in 0..G-1
     item_features: jax.Array  # [N, Fi] float32
+    item_age: jax.Array | None = None  # [N] int32 steps since each item id got its current item
     step: jax.Array | None = None  # [] int32 step index t, set by the loop (same for all sims)
 
 
@@ -38,18 +41,22 @@ class Feedback:
     """The users' response to the slates they were shown."""
 
     clicks: jax.Array  # [U, k] int32 in {0, 1}
+    left: jax.Array | None = None  # [U] bool: the user left after this visit (None: nobody)
 
 
 @struct.dataclass
 class Truth:
-    """Privileged ground truth: only the metrics and the oracle agent see it.
+    """Privileged ground truth: only the metrics and the privileged baselines see it.
 
-    The true probability that user u clicks item i shown at position j is
-    `examination[j] * attraction[u, i]` (position-based model).
+    The engine knows no click model: the environment's response model fills `best_slates`
+    and `best_value` (the myopic optimum of this visit under its own model), and gives the
+    expected clicks of any slate through `Env.expected_clicks`.
     """
 
-    attraction: jax.Array  # [U, N] float32: click probability at a fully examined position
-    examination: jax.Array  # [k] float32: examination probability of each slate position
+    attraction: jax.Array  # [U, N] float32: click probability of item i fully examined alone
+    best_slates: jax.Array  # [U, k] int32: the slate of most expected clicks for each user
+    best_value: jax.Array  # [U] float32: its expected clicks
+    population_attraction: jax.Array | None = None  # [N] mean a over all users (if asked)
 
 
 @struct.dataclass
@@ -59,3 +66,15 @@ class ActInfo:
     scores: jax.Array  # [U, N] float32: predicted click probability (or ranking score)
     uncertainty: jax.Array  # [U, N] float32: its epistemic uncertainty (0 when it has none)
     explored: jax.Array  # [U, k] bool: slots chosen by exploration rather than greedily
+
+
+class Transition(NamedTuple):
+    """What happened in one step of one simulation (reduced by `recsim.tracking`; kept per step
+    only by `recsim.loop.rollout`, for inspection)."""
+
+    obs: Observation
+    slates: jax.Array  # [U, k]
+    feedback: Feedback
+    truth: Truth
+    info: ActInfo
+    expected: jax.Array  # [U, k] expected clicks of the shown slots under the env's model

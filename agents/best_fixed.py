@@ -1,0 +1,66 @@
+"""`best_fixed`: one slate for everyone, from the truth — the best non-personalised policy.
+
+The privileged baseline that separates learning *who likes what* from learning *what is
+popular*: it knows the true attraction of every item for every user of the population (not
+only those who arrive) and shows all arriving users the same slate,
+
+    s_t = top-k of ā_i = (1/M) Σ_u a_{u,i},   best first, recomputed each step,
+
+so it follows boredom, drift and item churn. Under the position-based model this is exactly
+the fixed slate of most expected clicks averaged over the population (expected clicks are
+linear in a, and the rearrangement inequality orders the slots); under cascade, DCM and MNL,
+whose expected clicks are not linear in a, it is the natural strong fixed slate, not always the
+exact optimum over all fixed slates.
+"""
+
+import dataclasses
+from typing import ClassVar
+
+import jax
+import jax.numpy as jnp
+
+from recsim.types import ActInfo, EnvSpec, Observation, Truth
+
+
+@dataclasses.dataclass
+class BestFixedConfig:
+    """Config of `agent=best_fixed` (no knobs)."""
+
+    name: str = "best_fixed"
+
+    def validate(self, prefix: str = "agent") -> None:
+        """Nothing to check."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BestFixedAgent:
+    """Top-k of the population's mean true attraction, for every user (module docstring)."""
+
+    spec: EnvSpec
+    uses_truth: ClassVar[bool] = True
+    uses_population: ClassVar[bool] = True
+    predicts_clicks: ClassVar[bool] = True
+
+    def init(self, key: jax.Array, params: tuple) -> tuple:
+        return ()
+
+    def act(self, key, state, obs: Observation, params, truth: Truth):
+        mean = truth.population_attraction  # [N]
+        _, slate = jax.lax.top_k(mean, self.spec.slate_size)
+        users = obs.user_ids.shape[0]
+        slates = jnp.broadcast_to(slate.astype(jnp.int32), (users, self.spec.slate_size))
+        scores = jnp.broadcast_to(mean, truth.attraction.shape)
+        info = ActInfo(
+            scores=scores,
+            uncertainty=jnp.zeros_like(scores),
+            explored=jnp.zeros(slates.shape, bool),
+        )
+        return slates, info
+
+    def update(self, key, state, obs, slates, feedback, params):
+        return state
+
+
+def make(config: BestFixedConfig, spec: EnvSpec, exploration=None):
+    config.validate()
+    return BestFixedAgent(spec=spec), ()

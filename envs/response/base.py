@@ -1,0 +1,42 @@
+"""The response-model contract: how a user answers a slate, given the true attractions.
+
+A response model is a frozen dataclass of pure functions of the attraction `a ∈ (0, 1)` of
+the shown items (the probability that the user clicks item i when it is fully examined on its
+own) and of the model's own traced params. It never sees the world that produced `a`, so every
+generator can be combined with every response model. Shapes: U users, N items, k slots.
+"""
+
+from typing import Any, ClassVar, Protocol
+
+import jax
+import jax.numpy as jnp
+
+PyTree = Any
+
+
+class ResponseModel(Protocol):
+    """Clicks given a slate (Craswell et al., 2008; Guo et al., 2009; Train, 2009)."""
+
+    name: ClassVar[str]
+
+    def make_params(self, config: Any) -> PyTree:
+        """Traced knobs of the model, read from the environment config."""
+
+    def click_probs(self, shown: jax.Array, params: PyTree) -> jax.Array:
+        """Marginal click probability of every slot: [U, k] attractions -> [U, k]."""
+
+    def sample(self, key: jax.Array, shown: jax.Array, params: PyTree) -> jax.Array:
+        """Clicks [U, k] int32 in {0, 1}, with `E[clicks] = click_probs(shown)`."""
+
+    def best(self, attraction: jax.Array, k: int, params: PyTree) -> tuple[jax.Array, jax.Array]:
+        """The slate of most expected clicks per user and its value: [U, N] -> [U, k], [U]."""
+
+
+def top_k_slate(attraction: jax.Array, k: int) -> jax.Array:
+    """The k items of highest attraction, best first: [U, N] -> [U, k] int32."""
+    return jax.lax.top_k(attraction, k)[1].astype(jnp.int32)
+
+
+def gather(attraction: jax.Array, slates: jax.Array) -> jax.Array:
+    """Attractions of the shown items: [U, N] x [U, k] -> [U, k]."""
+    return jnp.take_along_axis(attraction, slates, axis=1)
