@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from agents import forgetting
 from agents.exploration import Exploration, Scores
 from recsim.types import ActInfo, EnvSpec, Feedback, Observation
 from recsim.validation import check_int, check_real
@@ -121,9 +122,19 @@ class LinearAgent:
         sample = mean + std * jax.random.normal(key, mean.shape)
         return Scores(mean=mean, std=std, sample=sample)
 
+    def forget(self, state: LinearState, obs: Observation, params: LinearParams) -> LinearState:
+        """Recycled ids (`agents.forgetting`) restart from the prior: A_i = λI, b_i = 0."""
+        fresh = forgetting.fresh_items(obs, self.spec.n_items)
+        eye = jnp.eye(self.dim)
+        return LinearState(
+            precision=forgetting.reset_rows(state.precision, fresh, params.ridge * eye),
+            covariance=forgetting.reset_rows(state.covariance, fresh, eye / params.ridge),
+            target=forgetting.reset_rows(state.target, fresh, 0.0),
+        )
+
     def act(self, key, state: LinearState, obs: Observation, params: LinearParams):
         sample_key, explore_key = jax.random.split(key)
-        scores = self.scores(sample_key, state, obs, params)
+        scores = self.scores(sample_key, self.forget(state, obs, params), obs, params)
         slates, explored = self.exploration.select(
             explore_key, scores, obs.item_features, self.spec.slate_size,
             params.exploration, obs.step,
@@ -135,6 +146,7 @@ class LinearAgent:
     def update(
         self, key, state: LinearState, obs: Observation, slates, feedback: Feedback, params
     ) -> LinearState:
+        state = self.forget(state, obs, params)
         z = contexts(obs.user_features, self.spec.slate_size)  # [U, k, d]
         clicks = feedback.clicks.astype(jnp.float32)
 

@@ -47,6 +47,7 @@ class ClickNet(nn.Module):
     hidden: Sequence[int]
     embedding: int
     dropout: float = 0.0
+    item_prior: float = 0.0  # std of the random initial b̂_i (0: zeros)
 
     def setup(self):
         if self.kind == "two_tower":
@@ -54,7 +55,10 @@ class ClickNet(nn.Module):
             self.item_tower = MLP(self.hidden, self.embedding, self.dropout)
         else:
             self.joint = MLP(self.hidden, 1, self.dropout)
-        self.item_bias = self.param("item_bias", nn.initializers.zeros, (self.n_items,))
+        bias_init = (
+            nn.initializers.normal(self.item_prior) if self.item_prior > 0 else nn.initializers.zeros
+        )
+        self.item_bias = self.param("item_bias", bias_init, (self.n_items,))
         self.position_bias = self.param("position_bias", nn.initializers.zeros, (self.n_positions,))
 
     def catalogue(

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from agents import replay
+from agents import forgetting, replay
 from agents.exploration import Exploration, Scores
 from agents.networks import ClickNet
 from recsim.types import ActInfo, EnvSpec, Feedback, Observation
@@ -51,6 +51,7 @@ class NeuralConfig:
     n_updates: int = 1  # minibatch steps per round
     learning_rate: float = 0.003
     weight_decay: float = 0.0
+    item_prior: float = 0.0  # std of each member's random initial per-item bias (0: zeros)
 
     def validate(self, prefix: str = "agent") -> None:
         if self.network not in NETWORKS:
@@ -73,6 +74,7 @@ class NeuralConfig:
             raise ConfigError(f"{prefix}.dropout=0 must be > 0 with uncertainty=dropout")
         check_real(f"{prefix}.learning_rate", self.learning_rate, 0.0, low_open=True)
         check_real(f"{prefix}.weight_decay", self.weight_decay, 0.0)
+        check_real(f"{prefix}.item_prior", self.item_prior, 0.0)
 
 
 @struct.dataclass
@@ -87,6 +89,7 @@ class NeuralState:
     network: Any  # Flax params, stacked along a leading member axis [M, ...]
     optimizer: Any  # optax state (learning rate inside, traced)
     replay: replay.Replay
+    item_prior: jax.Array  # [members, N] each member's initial b̂ (restored for new items)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,6 +129,7 @@ class NeuralAgent:
             network=network,
             optimizer=self.optimizer(params).init(network),
             replay=replay.init(self.capacity, spec.user_feature_dim, self.members),
+            item_prior=network["params"]["item_bias"],
         )
 
     def predict(self, key: jax.Array, network: Any, obs: Observation) -> jax.Array:
@@ -149,9 +153,26 @@ class NeuralAgent:
             logits = jax.vmap(catalogue, in_axes=(None, 0))(single, keys)
         return jax.nn.sigmoid(logits)
 
+    def forget(self, state: NeuralState, obs: Observation) -> NeuralState:
+        """Drops what was learned about recycled ids (`agents.forgetting`): their learned
+        bias b̂_i restarts at each member's initial draw (its Adam moments at 0), their replay
+        examples get weight 0."""
+        fresh = forgetting.fresh_items(obs, self.spec.n_items)
+        return state.replace(
+            network=self.reset_bias(state, fresh),
+            optimizer=forgetting.reset_named_leaves(state.optimizer, "item_bias", fresh),
+            replay=replay.forget(state.replay, fresh),
+        )
+
+    def reset_bias(self, state: NeuralState, fresh: jax.Array):
+        """The network with b̂_i of the `fresh` ids [N] back at the members' initial draws."""
+        return forgetting.reset_named_leaves(state.network, "item_bias", fresh, state.item_prior)
+
     def act(self, key, state: NeuralState, obs: Observation, params: NeuralParams):
         predict_key, member_key, explore_key = jax.random.split(key, 3)
-        probs = self.predict(predict_key, state.network, obs)  # [H, U, N]
+        fresh = forgetting.fresh_items(obs, self.spec.n_items)
+        network = self.reset_bias(state, fresh)
+        probs = self.predict(predict_key, network, obs)  # [H, U, N]
         users = probs.shape[1]
         member = jax.random.randint(member_key, (users,), 0, self.n_heads)
         scores = Scores(
@@ -211,6 +232,7 @@ class NeuralAgent:
         params: NeuralParams,
     ) -> NeuralState:
         add_key, train_key = jax.random.split(key)
+        state = self.forget(state, obs)
         buffer = replay.add(
             state.replay, add_key, obs.user_features, slates, feedback.clicks, self.ensemble
         )
@@ -236,6 +258,7 @@ def make(config: NeuralConfig, spec: EnvSpec, exploration: tuple[Exploration, An
         hidden=tuple(config.hidden),
         embedding=config.embedding,
         dropout=0.0 if ensemble else config.dropout,
+        item_prior=config.item_prior,
     )
     block = spec.users_per_step * spec.slate_size
     agent = NeuralAgent(

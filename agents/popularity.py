@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from agents import forgetting
 from recsim.types import ActInfo, EnvSpec, Observation
 
 
@@ -44,6 +45,7 @@ class PopularityAgent:
     def act(self, key, state: PopularityState, obs: Observation, params):
         users, n_items = obs.user_ids.shape[0], self.spec.n_items
         shape = (users, n_items)
+        state = self.forget(state, obs)
         tie_break = jax.random.uniform(key, (n_items,))
         items = jnp.arange(n_items, dtype=jnp.int32)
         _, _, order = jax.lax.sort((-state.clicks, tie_break, items), num_keys=2)
@@ -54,7 +56,13 @@ class PopularityAgent:
         )
         return slates, info
 
+    def forget(self, state: PopularityState, obs: Observation) -> PopularityState:
+        """Recycled ids (`agents.forgetting`) restart with no clicks."""
+        fresh = forgetting.fresh_items(obs, self.spec.n_items)
+        return state.replace(clicks=forgetting.reset_rows(state.clicks, fresh, 0))
+
     def update(self, key, state: PopularityState, obs, slates, feedback, params):
+        state = self.forget(state, obs)
         return state.replace(clicks=state.clicks.at[slates].add(feedback.clicks))
 
 

@@ -76,3 +76,10 @@ def sample(buffer: Replay, key: jax.Array, batch: int) -> Replay:
     """A minibatch of `batch` examples drawn uniformly with replacement from those stored."""
     index = jax.random.randint(key, (batch,), 0, jnp.maximum(buffer.size, 1))
     return jax.tree.map(lambda x: x[index] if x.ndim else x, buffer)
+
+
+def forget(buffer: Replay, items: jax.Array) -> Replay:
+    """Weight 0 for every stored example of the ids marked in `items` [N] bool (they now
+    name other items), so training ignores them."""
+    stale = items[buffer.items]  # [C]
+    return buffer.replace(weights=jnp.where(stale[:, None], 0.0, buffer.weights))

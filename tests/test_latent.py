@@ -1,11 +1,12 @@
-"""The `latent` environment: world generation, the click model, drift and boredom."""
+"""The `latent` environment: world generation, position-based clicks, drift and boredom."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from envs.latent import LatentConfig, examination, make
+from envs.latent import LatentConfig, make
+from envs.response.pbm import examination
 from recsim import loop
 from recsim.validation import ConfigError
 from tests.conftest import simulation, small_env
@@ -65,7 +66,10 @@ def test_empirical_click_rates_match_the_click_model(static_world):
     sim, params = simulation("random", **static_world)
     _, tr = loop.rollout(sim, params, master_seed=0, seed=0, steps=400)
     shown = np.take_along_axis(np.asarray(tr.truth.attraction), np.asarray(tr.slates), axis=2)
-    prob = shown * np.asarray(tr.truth.examination)[:, None, :]  # [T, U, k]
+    # An independent κ_j = 1 / log2(j + 2), not the env's own function.
+    kappa = 1.0 / np.log2(np.arange(shown.shape[-1]) + 2.0)
+    prob = shown * kappa  # [T, U, k]
+    np.testing.assert_allclose(np.asarray(tr.expected), prob, rtol=1e-6)
     clicks = np.asarray(tr.feedback.clicks)
     for position in range(prob.shape[-1]):
         p, c = prob[..., position], clicks[..., position]
@@ -154,6 +158,13 @@ def test_boredom_lowers_clicks_of_an_agent_that_repeats_itself():
         ("boredom_penalty", 1.0, "env.boredom_penalty=1.0"),
         ("bias_tail", 0.0, "env.bias_tail=0.0"),
         ("click_scale", float("nan"), "env.click_scale=nan must be a finite number"),
+        ("click_model", "probit", "env.click_model='probit' must be one of"),
+        ("continuation", 1.5, "env.continuation=1.5 is out of range: allowed [0.0, 1.0]"),
+        ("outside_weight", 0.0, "env.outside_weight=0.0 is out of range"),
+        ("item_churn_rate", 1.2, "env.item_churn_rate=1.2 is out of range: allowed [0.0, 1.0]"),
+        ("item_churn_rate", -0.1, "env.item_churn_rate=-0.1"),
+        ("item_churn_every", 0, "env.item_churn_every=0 is out of range: allowed >= 1"),
+        ("patience", -1.0, "env.patience=-1.0 is out of range"),
     ],
 )
 def test_invalid_config_is_refused_with_the_key_and_value(field, value, message):

@@ -1,0 +1,165 @@
+"""Response models: empirical clicks match each model's expectation, and the best slate each
+model reports is the exact optimum (exhaustive search) with regret never negative."""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from envs.latent_config import LatentConfig
+from envs.response import REGISTRY
+from envs.response.base import gather
+
+MODELS = sorted(REGISTRY)
+
+
+def model_and_params(name, **knobs):
+    model = REGISTRY[name]
+    config = LatentConfig(click_model=name, **knobs)
+    return model, model.make_params(config)
+
+
+def independent_click_probs(name, a, continuation=0.5, outside_weight=1.0):
+    """Per-slot click probabilities recomputed in NumPy from the README's equations."""
+    k = a.shape[-1]
+    kappa = 1.0 / np.log2(np.arange(k) + 2.0)
+    if name == "pbm":
+        return kappa * a
+    if name in ("cascade", "dcm"):
+        lam = 0.0 if name == "cascade" else continuation
+        out = np.zeros_like(a)
+        for u in range(a.shape[0]):
+            examined = 1.0
+            for j in range(k):
+                out[u, j] = examined * a[u, j]
+                examined *= 1.0 - (1.0 - lam) * a[u, j]
+        return out
+    w = kappa * a / (1.0 - a)
+    return w / (outside_weight + w.sum(-1, keepdims=True))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_click_probs_match_an_independent_numpy_recomputation(name):
+    a = np.asarray(jax.random.uniform(jax.random.key(0), (6, 4), minval=0.05, maxval=0.95))
+    model, params = model_and_params(name)
+    np.testing.assert_allclose(
+        np.asarray(model.click_probs(jnp.asarray(a), params)),
+        independent_click_probs(name, a),
+        rtol=1e-5,
+    )
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_empirical_clicks_match_the_expectation(name):
+    """200,000 draws of 3 slates: each slot's click rate within 4 standard errors."""
+    a = jnp.array([[0.9, 0.5, 0.3, 0.1], [0.2, 0.7, 0.6, 0.4], [0.05, 0.05, 0.8, 0.3]])
+    model, params = model_and_params(name)
+    draws = 200_000
+    keys = jax.random.split(jax.random.key(1), draws)
+    clicks = jax.vmap(lambda key: model.sample(key, a, params))(keys)  # [draws, 3, 4]
+    clicks = np.asarray(clicks, np.float64)
+    prob = np.asarray(model.click_probs(a, params), np.float64)
+    rate = clicks.mean(0)
+    se = np.sqrt(prob * (1 - prob) / draws)
+    assert np.all(np.abs(rate - prob) < 4 * se + 1e-12), (rate, prob)
+    assert set(np.unique(clicks)) <= {0.0, 1.0}
+    if name in ("cascade", "mnl"):  # at most one click per slate
+        assert clicks.sum(-1).max() <= 1
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_best_slate_equals_exhaustive_search_on_six_items(name):
+    """Every ordered 3-slate of 6 items (120 of them) for 16 random users: none beats `best`,
+    and `best`'s value equals the maximum."""
+    k = 3
+    attraction = jax.random.uniform(jax.random.key(2), (16, 6), minval=0.01, maxval=0.99)
+    model, params = model_and_params(name)
+    slates, value = model.best(attraction, k, params)
+    all_slates = jnp.array(list(itertools.permutations(range(6), k)), jnp.int32)  # [120, k]
+
+    def slate_value(slate):
+        shown = gather(attraction, jnp.broadcast_to(slate, (attraction.shape[0], k)))
+        return jnp.sum(model.click_probs(shown, params), -1)
+
+    values = np.asarray(jax.vmap(slate_value)(all_slates))  # [120, U]
+    np.testing.assert_allclose(np.asarray(value), values.max(0), rtol=1e-5)
+    assert np.all(values <= np.asarray(value)[None, :] * (1 + 1e-6))
+    recomputed = np.asarray(jnp.sum(model.click_probs(gather(attraction, slates), params), -1))
+    np.testing.assert_allclose(recomputed, np.asarray(value), rtol=1e-6)
+    assert all(len(set(row)) == k for row in np.asarray(slates).tolist())
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_random_slates_never_beat_the_best(name):
+    attraction = jax.random.uniform(jax.random.key(3), (64, 50), minval=0.0, maxval=0.99)
+    model, params = model_and_params(name)
+    _, value = model.best(attraction, 5, params)
+    keys = jax.random.split(jax.random.key(4), 200)
+    slates = jax.vmap(
+        lambda key: jax.vmap(lambda kk: jax.random.permutation(kk, 50)[:5])(
+            jax.random.split(key, 64)
+        )
+    )(keys)  # [200, 64, 5]
+    values = jax.vmap(lambda s: jnp.sum(model.click_probs(gather(attraction, s), params), -1))(
+        slates
+    )
+    assert np.all(np.asarray(values) <= np.asarray(value)[None] + 1e-6)
+
+
+def test_cascade_is_dcm_with_zero_continuation_click_for_click():
+    a = jax.random.uniform(jax.random.key(5), (32, 5))
+    cascade, cascade_params = model_and_params("cascade")
+    dcm, dcm_params = model_and_params("dcm", continuation=0.0)
+    for seed in range(5):
+        key = jax.random.key(seed)
+        np.testing.assert_array_equal(
+            cascade.sample(key, a, cascade_params), dcm.sample(key, a, dcm_params)
+        )
+
+
+def test_cascade_clicks_at_most_once_and_stops_at_the_first_click():
+    a = jnp.full((1000, 4), 0.5)
+    model, params = model_and_params("cascade")
+    clicks = np.asarray(model.sample(jax.random.key(6), a, params))
+    assert clicks.sum(1).max() == 1
+    first = np.argmax(clicks, axis=1)
+    # P(first click at j) = 0.5^(j+1): the hand-computed shares 0.5, 0.25, 0.125, 0.0625.
+    shares = np.bincount(first[clicks.sum(1) == 1], minlength=4) / 1000
+    np.testing.assert_allclose(shares, [0.5, 0.25, 0.125, 0.0625], atol=0.05)
+
+
+def test_dcm_with_full_continuation_clicks_every_slot_independently():
+    a = jnp.array([[0.3, 0.6, 0.9]])
+    model, params = model_and_params("dcm", continuation=1.0)
+    np.testing.assert_allclose(model.click_probs(a, params), a, rtol=1e-6)
+
+
+def test_dcm_expected_clicks_telescope():
+    """Σ_j P(click at j) = (1 − Π (1 − c a_j)) / c with c = 1 − λ (hand-derived)."""
+    a = jnp.array([[0.3, 0.6, 0.9, 0.2]])
+    model, params = model_and_params("dcm", continuation=0.25)
+    c = 0.75
+    expected = (1 - np.prod(1 - c * np.asarray(a))) / c
+    np.testing.assert_allclose(float(jnp.sum(model.click_probs(a, params))), expected, rtol=1e-6)
+
+
+def test_mnl_hand_computed():
+    """a = [0.5, 0.5]: w = [1, 1], attention [1, 1/log2(3)], w_0 = 2."""
+    model, params = model_and_params("mnl", outside_weight=2.0)
+    d1 = 1.0 / np.log2(3.0)
+    probs = np.asarray(model.click_probs(jnp.array([[0.5, 0.5]]), params))
+    np.testing.assert_allclose(probs, [[1 / (3 + d1), d1 / (3 + d1)]], rtol=1e-6)
+    # Shown alone beside an outside option of weight 1, an item is clicked with probability a.
+    _, unit = model_and_params("mnl", outside_weight=1.0)
+    np.testing.assert_allclose(model.click_probs(jnp.array([[0.3]]), unit), [[0.3]], rtol=1e-6)
+
+
+def test_response_models_work_under_jit_and_vmap():
+    a = jax.random.uniform(jax.random.key(7), (4, 8, 3))
+    for name in MODELS:
+        model, params = model_and_params(name)
+        eager = model.click_probs(a[0], params)
+        batched = jax.jit(jax.vmap(lambda x: model.click_probs(x, params)))(a)
+        np.testing.assert_allclose(batched[0], eager, rtol=1e-6)
