@@ -16,7 +16,7 @@ def fresh_items(obs: Observation, n_items: int) -> jax.Array:
     """[N] bool: ids whose item arrived since the last step, replacing another (none if the
     env reports no ages or the step is not set; none at step 0, where every item is new but
     nothing was learned yet)."""
-    if obs.item_age is None or obs.step is None:
+    if obs is None or obs.item_age is None or obs.step is None:
         return jnp.zeros((n_items,), bool)
     return (obs.item_age == 0) & (obs.step > 0)
 

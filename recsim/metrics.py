@@ -145,13 +145,6 @@ def precision_at_k(slates: jax.Array, ideal_slates: jax.Array) -> jax.Array:
     return jnp.mean(shown_in(slates, ideal_slates).astype(jnp.float32), axis=-1)
 
 
-def value_ratio(shown_value: jax.Array, best_value: jax.Array) -> jax.Array:
-    """Expected clicks of the shown slate over the best slate's ([...] each); 0 if the best
-    is 0. Under the position-based model this is NDCG with the attraction as gain."""
-    positive = best_value > 0
-    return jnp.where(positive, shown_value / jnp.where(positive, best_value, 1.0), 0.0)
-
-
 def spread(values: jax.Array, valid: jax.Array) -> jax.Array:
     """max − min over the entries where `valid`; 0 when fewer than one entry is valid."""
     high = jnp.max(jnp.where(valid, values, -jnp.inf))

@@ -114,6 +114,7 @@ def accumulate(
     new_shown = is_new[slates]  # [U, k]
     new_best = is_new[truth.best_slates]  # [U, k]
     best_shown = metrics.shown_in(truth.best_slates, slates)  # [U, k]
+    shown_attraction = jnp.take_along_axis(truth.attraction, slates, axis=1)  # [U, k]
 
     window = WindowSums(
         visits=window.visits + users,
@@ -121,7 +122,7 @@ def accumulate(
         expected_clicks=window.expected_clicks + jnp.sum(shown_value),
         regret=window.regret + jnp.sum(regret),
         precision=window.precision + jnp.sum(metrics.precision_at_k(slates, truth.best_slates)),
-        ndcg=window.ndcg + jnp.sum(metrics.value_ratio(shown_value, truth.best_value)),
+        ndcg=window.ndcg + jnp.sum(metrics.ndcg(shown_attraction, truth.attraction, k)),
         ild=window.ild + jnp.sum(metrics.intra_list_diversity(obs.item_features[slates])),
         novelty=window.novelty + jnp.sum(metrics.self_information(totals.item_clicks, slates)),
         group_visits=window.group_visits + jnp.sum(group_one_hot, axis=0),

@@ -12,7 +12,7 @@ from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose
 
 from recsim import metrics, tracking
-from recsim.types import ActInfo, Feedback, Observation, Truth
+from recsim.types import ActInfo, Feedback, Observation, Transition, Truth
 
 RTOL = 1e-6
 D1 = 1.0 / math.log2(3.0)  # discount of position 1 (0-based): 1 / log2(1 + 2) ≈ 0.63093
@@ -449,15 +449,30 @@ def _step(user_groups=(0, 1)):
         user_groups=jnp.array(user_groups, jnp.int32),
         item_features=ITEM_FEATURES,
     )
-    return obs, Feedback(clicks=CLICKS), Truth(attraction=ATTRACTION, examination=EXAMINATION)
+    return obs, Feedback(clicks=CLICKS), pbm_truth(ATTRACTION)
+
+
+def pbm_truth(attraction):
+    """Truth under the position-based model with examination EXAMINATION, built by hand:
+    best slate = top-k of the attraction, value = Σ_j κ_j a_(j)."""
+    ideal, best = jax.lax.top_k(attraction, EXAMINATION.shape[0])
+    return Truth(attraction=attraction, best_slates=best, best_value=ideal @ EXAMINATION)
+
+
+def accumulate(totals, window, obs, slates, feedback, truth, info, item_age=None):
+    """One step through `tracking.accumulate`, with the expected clicks κ_j a of the slates."""
+    expected = jnp.take_along_axis(truth.attraction, slates, axis=1) * EXAMINATION
+    obs = obs if item_age is None else obs.replace(item_age=item_age)
+    transition = Transition(obs, slates, feedback, truth, info, expected)
+    return tracking.accumulate(totals, window, transition, new_item_age=2)
 
 
 def test_tracking_one_step_hand_computed():
     obs, feedback, truth = _step()
     totals = tracking.init_totals(4, 2)
     window = tracking.init_window(2)
-    totals, window = tracking.accumulate(totals, window, obs, SLATES, feedback, truth, INFO)
-    r = tracking.row(totals, window)
+    totals, window = accumulate(totals, window, obs, SLATES, feedback, truth, INFO)
+    r = tracking.row(totals, window, n_users=10)
 
     assert set(r) == set(metrics.METRIC_NAMES) | set(metrics.COUNT_NAMES)
 
@@ -534,8 +549,8 @@ def test_tracking_two_steps_novelty_uses_previous_clicks():
     totals = tracking.init_totals(4, 2)
     window = tracking.init_window(2)
     for _ in range(2):
-        totals, window = tracking.accumulate(totals, window, obs, SLATES, feedback, truth, INFO)
-    r = tracking.row(totals, window)
+        totals, window = accumulate(totals, window, obs, SLATES, feedback, truth, INFO)
+    r = tracking.row(totals, window, n_users=10)
 
     assert int(r["clicks"]) == 6
     assert int(r["impressions"]) == 8  # 4 visits * k
@@ -559,8 +574,8 @@ def test_tracking_empty_group_is_ignored_in_gaps():
     obs, feedback, truth = _step(user_groups=(2, 2))
     totals = tracking.init_totals(4, 2)
     window = tracking.init_window(3)
-    totals, window = tracking.accumulate(totals, window, obs, SLATES, feedback, truth, INFO)
-    r = tracking.row(totals, window)
+    totals, window = accumulate(totals, window, obs, SLATES, feedback, truth, INFO)
+    r = tracking.row(totals, window, n_users=10)
     np.testing.assert_array_equal(np.asarray(window.group_visits), [0, 0, 2])
     np.testing.assert_array_equal(np.asarray(window.group_clicks), [0, 0, 3])
     close(window.group_regret, [0.0, 0.0, 0.5], rtol=1e-5)
@@ -575,10 +590,38 @@ def test_tracking_accumulate_under_jit_matches_eager():
 
     def step_and_row(totals, window, obs, slates, feedback, truth):
         return tracking.row(
-            *tracking.accumulate(totals, window, obs, slates, feedback, truth, INFO)
+            *accumulate(totals, window, obs, slates, feedback, truth, INFO), n_users=10
         )
 
     eager = step_and_row(totals, window, obs, SLATES, feedback, truth)
     jitted = jax.jit(step_and_row)(totals, window, obs, SLATES, feedback, truth)
     for name in eager:
         assert_allclose(np.asarray(jitted[name]), np.asarray(eager[name]), rtol=1e-6, err_msg=name)
+
+
+def test_tracking_new_items_and_leaving_users_hand_computed():
+    # Ages [0, 1, 5, 3] with new_item_age = 2: items 0 and 1 are new.
+    obs, _, truth = _step()
+    feedback = Feedback(clicks=CLICKS, left=jnp.array([False, True]))
+    age = jnp.array([0, 1, 5, 3], jnp.int32)
+    totals, window = accumulate(
+        tracking.init_totals(4, 2), tracking.init_window(2), obs, SLATES, feedback, truth, INFO,
+        item_age=age,
+    )  # fmt: skip
+    r = tracking.row(totals, window, n_users=10)
+    # Shown: user 0 [2, 0] (item 0 new), user 1 [3, 2] (none): 1 of 4 impressions.
+    close(r["new_item_exposure"], 0.25)
+    # Best slates: user 0 [0, 2] (item 0 new, shown), user 1 [1, 3] (item 1 new, not shown).
+    close(r["new_item_recall"], 0.5)
+    # User 1 left after the visit: 1 departure in 2 visits; lifetime = 2 visits / (10 + 1).
+    close(r["churn_rate"], 0.5)
+    close(r["user_lifetime"], 2.0 / 11.0, rtol=1e-6)
+    # Without ages or departures (an env that reports neither): nothing new, nobody leaves.
+    obs, feedback, truth = _step()
+    totals, window = accumulate(
+        tracking.init_totals(4, 2), tracking.init_window(2), obs, SLATES, feedback, truth, INFO
+    )
+    r = tracking.row(totals, window, n_users=10)
+    close(r["new_item_exposure"], 1.0)  # age 0 everywhere: every item counts as new
+    close(r["churn_rate"], 0.0)
+    close(r["user_lifetime"], 0.2)
