@@ -1,8 +1,8 @@
 """A plain NumPy reference of the default experiment, stepped in a Python loop — the way
 existing simulators run — for the benchmark's like-for-like speed ratio.
 
-The same model as the compiled loop: the `latent` env's arrivals, click model, drift and
-boredom (`envs/latent.py`), and the neural agent's two-tower ensemble with the same replay
+The same model as the compiled loop: the `latent` env's arrivals, position-based clicks, drift
+and boredom (`envs/latent.py`; item churn and leaving users, off by default, are not modelled), and the neural agent's two-tower ensemble with the same replay
 buffer, bootstrap weights, BCE loss, AdamW update and ε-greedy slates (`agents/neural.py`,
 `agents/exploration/epsilon_greedy.py`). The world and the initial network weights are taken
 from the JAX version, so both start identical; random draws come from NumPy's generator.
@@ -31,8 +31,11 @@ class LatentWorld:
 
     def __init__(self, env, state, params):
         self.spec, self.n_topics = env.spec, env.n_topics
-        self.s = {name: np.array(getattr(state, name)) for name in state.__dataclass_fields__}
-        self.p = {name: np.array(getattr(params, name)) for name in params.__dataclass_fields__}
+        fields = [name for name in state.__dataclass_fields__ if name != "world"]
+        self.s = {name: np.array(getattr(state, name)) for name in fields}
+        self.s["user_proj"] = np.array(state.world.user_proj)
+        self.p = {name: np.array(getattr(params, name)) for name in params.__dataclass_fields__
+                  if name != "response"}  # fmt: skip
 
     def observe(self, rng):
         s, U = self.s, self.spec.users_per_step

@@ -46,3 +46,11 @@ def simulation(agent_name: str, log_every=5, windows_per_chunk=2, **env_override
 def static_world():
     """Overrides that switch off drift and boredom: the click model alone."""
     return dict(drift_rate=0.0, boredom_penalty=0.0)
+
+
+def at_step(obs, step):
+    """`obs` as the loop would give it at step `step` of a world without item churn: every item
+    is as old as the run (so no agent mistakes it for a fresh item)."""
+    import jax.numpy as jnp
+
+    return obs.replace(step=jnp.int32(step), item_age=jnp.full_like(obs.item_age, step))

@@ -8,7 +8,7 @@ import numpy as np
 from agents import exploration as explorations
 from agents import linear
 from recsim.types import Feedback
-from tests.conftest import small_env
+from tests.conftest import at_step, small_env
 
 
 def build(exploration="ucb", **config):
@@ -42,7 +42,7 @@ def test_updates_match_the_hand_computed_ridge_solution():
     precision = np.tile(2.0 * np.eye(d), (agent.spec.n_items, 1, 1))
     target = np.zeros((agent.spec.n_items, d))
     for step in range(12):
-        obs = env.observe(jax.random.key(step), world, env_params).replace(step=jnp.int32(step))
+        obs = at_step(env.observe(jax.random.key(step), world, env_params), step)
         slates = jax.random.permutation(jax.random.key(100 + step), agent.spec.n_items)[:k]
         slates = jnp.tile(slates, (obs.user_ids.shape[0], 1))  # every user: the same items
         clicks = jax.random.bernoulli(jax.random.key(200 + step), 0.4, slates.shape).astype(int)
@@ -58,7 +58,7 @@ def test_updates_match_the_hand_computed_ridge_solution():
     covariance = np.linalg.inv(precision)
     np.testing.assert_allclose(state.covariance, covariance, rtol=2e-3, atol=2e-4)
     theta = np.einsum("nde,ne->nd", covariance, target)
-    obs = env.observe(jax.random.key(99), world, env_params).replace(step=jnp.int32(12))
+    obs = at_step(env.observe(jax.random.key(99), world, env_params), 12)
     scores = agent.scores(jax.random.key(5), state, obs, params)
     z0 = np.asarray(linear.contexts(obs.user_features, k))[:, 0]
     np.testing.assert_allclose(scores.mean, z0 @ theta.T, rtol=1e-3, atol=1e-3)
@@ -73,7 +73,7 @@ def test_refresh_recomputes_the_inverse_exactly():
     obs = env.observe(jax.random.key(0), world, env_params)
     slates = jnp.tile(jnp.arange(k), (obs.user_ids.shape[0], 1))
     feedback = Feedback(clicks=jnp.ones(slates.shape, int))
-    state = agent.update(None, state, obs.replace(step=jnp.int32(1)), slates, feedback, params)
+    state = agent.update(None, state, at_step(obs, 1), slates, feedback, params)
     product = np.einsum("nde,nef->ndf", state.precision, state.covariance)
     np.testing.assert_allclose(product, np.broadcast_to(np.eye(agent.dim), product.shape),
                                atol=1e-4)  # fmt: skip
@@ -99,7 +99,7 @@ def test_linucb_learns_a_clear_preference():
     state = agent.init(jax.random.key(0), params)
     update = jax.jit(agent.update)
     for step in range(20):
-        obs = env.observe(jax.random.key(step), world, env_params).replace(step=jnp.int32(step))
+        obs = at_step(env.observe(jax.random.key(step), world, env_params), step)
         slates = jnp.tile(jnp.array([0, 1, 2]), (obs.user_ids.shape[0], 1))
         clicks = jnp.tile(jnp.array([1, 0, 0]), (obs.user_ids.shape[0], 1))
         state = update(None, state, obs, slates, Feedback(clicks=clicks), params)
@@ -115,7 +115,7 @@ def test_act_and_update_are_traced_once():
     act = jax.jit(chex.assert_max_traces(agent.act, n=1))
     update = jax.jit(chex.assert_max_traces(agent.update, n=1))
     for step in range(4):
-        obs = env.observe(jax.random.key(step), world, env_params).replace(step=jnp.int32(step))
+        obs = at_step(env.observe(jax.random.key(step), world, env_params), step)
         slates, info = act(jax.random.key(step), state, obs, params)
         feedback = Feedback(clicks=jnp.zeros(slates.shape, jnp.int32))
         state = update(jax.random.key(step), state, obs, slates, feedback, params)

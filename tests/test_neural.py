@@ -12,7 +12,7 @@ from agents import exploration as explorations
 from agents import neural, replay
 from agents.networks import ClickNet
 from recsim.types import Feedback
-from tests.conftest import small_env
+from tests.conftest import at_step, small_env
 
 
 def build(exploration="greedy", **overrides):
@@ -21,7 +21,7 @@ def build(exploration="greedy", **overrides):
     strategy_class, strategy_make = explorations.REGISTRY[exploration]
     agent, params = neural.make(config, env.spec, strategy_make(strategy_class()))
     state = env.init(jax.random.key(0), env_params)
-    obs = env.observe(jax.random.key(1), state, env_params).replace(step=jnp.int32(0))
+    obs = at_step(env.observe(jax.random.key(1), state, env_params), 0)
     return agent, params, obs
 
 
@@ -126,7 +126,7 @@ def test_update_trains_only_every_update_every_steps():
     update = jax.jit(agent.update)
     changed = []
     for step in range(6):
-        new = update(jax.random.key(step), state, obs.replace(step=jnp.int32(step)), slates,
+        new = update(jax.random.key(step), state, at_step(obs, step), slates,
                      feedback, params)  # fmt: skip
         leaves = zip(jax.tree.leaves(state.network), jax.tree.leaves(new.network), strict=True)
         changed.append(any(not np.array_equal(a, b) for a, b in leaves))
@@ -165,7 +165,7 @@ def test_act_and_update_are_traced_once():
     act = jax.jit(chex.assert_max_traces(agent.act, n=1))
     update = jax.jit(chex.assert_max_traces(agent.update, n=1))
     for step in range(5):
-        o = obs.replace(step=jnp.int32(step))
+        o = at_step(obs, step)
         slates, _ = act(jax.random.key(step), state, o, params)
         state = update(jax.random.key(step), state, o, slates, feedback, params)
     chex.clear_trace_counter()
