@@ -55,9 +55,8 @@ class ClickNet(nn.Module):
             self.item_tower = MLP(self.hidden, self.embedding, self.dropout)
         else:
             self.joint = MLP(self.hidden, 1, self.dropout)
-        bias_init = (
-            nn.initializers.normal(self.item_prior) if self.item_prior > 0 else nn.initializers.zeros
-        )
+        zeros, normal = nn.initializers.zeros, nn.initializers.normal
+        bias_init = normal(self.item_prior) if self.item_prior > 0 else zeros
         self.item_bias = self.param("item_bias", bias_init, (self.n_items,))
         self.position_bias = self.param("position_bias", nn.initializers.zeros, (self.n_positions,))
 

@@ -94,9 +94,7 @@ def sample_users(key, world: WorldConstants, n: int, params) -> Users:
         + params.user_spread * jax.random.normal(vec_key, (n, dim)) / jnp.sqrt(dim)
     )
     activity = params.activity_skew * jax.random.normal(activity_key, (n,))
-    noise = params.user_feature_noise * jax.random.normal(
-        noise_key, (n, world.user_proj.shape[0])
-    )
+    noise = params.user_feature_noise * jax.random.normal(noise_key, (n, world.user_proj.shape[0]))
     return Users(vecs, groups.astype(jnp.int32), activity, noise)
 
 

@@ -14,9 +14,9 @@ from flax import struct
 
 from envs import generator
 from envs.dynamics import boredom, drift, item_churn, patience
+from envs.latent_config import LatentConfig
 from envs.response import REGISTRY as RESPONSE_MODELS
 from envs.response.base import ResponseModel, gather
-from envs.latent_config import LatentConfig
 from recsim.types import EnvSpec, Feedback, Observation, Truth
 
 

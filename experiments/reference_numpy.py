@@ -1,8 +1,9 @@
 """A plain NumPy reference of the default experiment, stepped in a Python loop — the way
 existing simulators run — for the benchmark's like-for-like speed ratio.
 
-The same model as the compiled loop: the `latent` env's arrivals, position-based clicks, drift
-and boredom (`envs/latent.py`; item churn and leaving users, off by default, are not modelled), and the neural agent's two-tower ensemble with the same replay
+The same model as the compiled loop: the `latent` env's arrivals, position-based clicks,
+drift and boredom (`envs/latent.py`; item churn and leaving users, off by default, are not
+modelled), and the neural agent's two-tower ensemble with the same replay
 buffer, bootstrap weights, BCE loss, AdamW update and ε-greedy slates (`agents/neural.py`,
 `agents/exploration/epsilon_greedy.py`). The world and the initial network weights are taken
 from the JAX version, so both start identical; random draws come from NumPy's generator.

@@ -101,9 +101,7 @@ class Simulation:
     ) -> tuple[SimCarry, tracking.WindowSums]:
         """Step t of one simulation, folded into the metric counters."""
         carry, tr = self.transition(carry, params, t)
-        totals, window = tracking.accumulate(
-            carry.totals, window, tr, new_item_age=self.log_every
-        )
+        totals, window = tracking.accumulate(carry.totals, window, tr, new_item_age=self.log_every)
         return carry._replace(totals=totals), window
 
     def chunk(

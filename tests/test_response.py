@@ -156,10 +156,10 @@ def test_mnl_hand_computed():
     np.testing.assert_allclose(model.click_probs(jnp.array([[0.3]]), unit), [[0.3]], rtol=1e-6)
 
 
-def test_response_models_work_under_jit_and_vmap():
+@pytest.mark.parametrize("name", MODELS)
+def test_response_models_work_under_jit_and_vmap(name):
     a = jax.random.uniform(jax.random.key(7), (4, 8, 3))
-    for name in MODELS:
-        model, params = model_and_params(name)
-        eager = model.click_probs(a[0], params)
-        batched = jax.jit(jax.vmap(lambda x: model.click_probs(x, params)))(a)
-        np.testing.assert_allclose(batched[0], eager, rtol=1e-6)
+    model, params = model_and_params(name)
+    eager = model.click_probs(a[0], params)
+    batched = jax.jit(jax.vmap(model.click_probs, in_axes=(0, None)))(a, params)
+    np.testing.assert_allclose(batched[0], eager, rtol=1e-6)

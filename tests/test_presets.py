@@ -1,0 +1,48 @@
+"""Every scenario preset in `conf/experiment/`: composes, builds every job of its sweep, and
+sets the world it promises (no test table to update when a preset is added)."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from experiments.config import build_experiment
+from tests.test_config import CONF, composed
+
+PRESETS = sorted(path.stem for path in (Path(CONF) / "experiment").glob("*.yaml"))
+SCENARIOS = {
+    "static": {"drift_rate": 0.0, "boredom_penalty": 0.0, "item_churn_rate": 0.0, "patience": 0.0},
+    "cold_start": {"item_churn_rate": 0.1},
+    "leaving_users": {"patience": 3.0},
+    "cascade": {"click_model": "cascade"},
+    "choice": {"click_model": "mnl"},
+    "filter_bubble": {"drift_rate": 0.05},
+}
+
+
+def sweep_jobs(preset):
+    """The override lists of every job of the preset's own sweep (Cartesian product)."""
+    text = (Path(CONF) / "experiment" / f"{preset}.yaml").read_text()
+    params = (yaml.safe_load(text).get("hydra", {}).get("sweeper", {}) or {}).get("params", {})
+    jobs = [[]]
+    for key, values in params.items():
+        jobs = [job + [f"{key}={value}"] for job in jobs for value in str(values).split(",")]
+    return jobs
+
+
+def test_the_scenarios_of_the_world_issue_exist():
+    assert set(SCENARIOS) <= set(PRESETS)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_job_of_every_preset_builds(preset):
+    jobs = sweep_jobs(preset)
+    for job in jobs:
+        experiment = build_experiment(composed(f"+experiment={preset}", *job))
+        for key, value in SCENARIOS.get(preset, {}).items():
+            assert experiment.config["env"][key] == value, (preset, key)
+    if preset in SCENARIOS:  # the comparison presets: every strategy and every baseline
+        agents = {job[0] for job in jobs}
+        assert agents == {"agent=neural", "agent=oracle", "agent=best_fixed", "agent=random",
+                          "agent=popularity"}  # fmt: skip
+        assert len({job[1] for job in jobs}) == 8
