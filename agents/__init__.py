@@ -17,6 +17,9 @@ REGISTRY = {
     "popularity": (popularity.PopularityConfig, popularity.make),
 }
 
+BASELINES = ("oracle", "best_fixed", "random", "popularity")
+"""Agents that compose no exploration strategy (they ignore the `exploration` group)."""
+
 
 def explores(agent) -> bool:
     """Whether an agent composes an exploration strategy (the baselines do not)."""

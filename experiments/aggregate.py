@@ -14,14 +14,30 @@ from pathlib import Path
 
 import pandas as pd
 
+import agents
 from recsim import figures, sweep
+
+
+def legend_column(frame: pd.DataFrame, summary: pd.DataFrame) -> str:
+    """The first varying override; for a sweep over agents × strategies (the scenario presets),
+    a `strategy` column: `agent/strategy` for learners, the agent's name for a baseline."""
+    columns = sweep.configuration_columns(frame)
+    if not {"agent", "exploration"} <= set(columns):
+        return columns[0]
+    for table in (frame, summary):
+        table["strategy"] = [
+            agent if agent in agents.BASELINES else f"{agent}/{exploration}"
+            for agent, exploration in zip(table["agent"], table["exploration"], strict=True)
+        ]
+    return "strategy"
 
 
 def write_figures(sweep_dir: Path, out: Path, by: str | None, pdf: bool) -> list[Path]:
     """The paper figures of a merged sweep, one colour per value of `by`."""
     frame = pd.read_parquet(sweep_dir / "sweep.parquet")
     summary = pd.read_csv(sweep_dir / "summary.csv")
-    by = by or sweep.configuration_columns(frame)[0]
+    if by is None:
+        by = legend_column(frame, summary)
     frame[by] = frame[by].astype(str)
     colours = figures.palette(frame[by])
     written = []

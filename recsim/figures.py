@@ -31,6 +31,10 @@ LABELS = {
     "exposure_entropy": "exposure entropy (bits)",
     "group_ctr_gap": "group CTR gap (max − min)",
     "group_regret_gap": "group regret gap (max − min)",
+    "new_item_exposure": "new-item share of impressions",
+    "new_item_recall": "new items of the best slates shown (so far)",
+    "churn_rate": "users leaving per visit",
+    "user_lifetime": "visits per user (so far)",
     "explore_fraction": "explored share of slots",
     "model_error": "model error (mean |p̂ − p|)",
 }
@@ -39,6 +43,8 @@ FAMILIES = {
     "diversity": ("ild", "coverage"),
     "novelty": ("novelty",),
     "fairness": ("exposure_gini", "group_ctr_gap"),
+    "cold_start": ("new_item_exposure", "new_item_recall"),
+    "engagement": ("churn_rate", "user_lifetime"),
 }
 TRADEOFF_X = ("ild", "novelty", "exposure_gini")
 

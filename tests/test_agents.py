@@ -8,6 +8,7 @@ import pytest
 import agents
 from agents.popularity import PopularityState
 from agents.random_slate import uniform_slates
+from recsim import keys as keylib
 from recsim import loop
 from recsim.types import Feedback
 from tests.conftest import simulation, small_env
@@ -75,3 +76,41 @@ def test_popularity_counts_the_clicks_it_observes():
     clicks = jnp.array([[1, 0, 1], [1, 1, 0]] + [[0, 0, 0]] * 6)
     state = agent.update(None, state, None, slates, Feedback(clicks=clicks), params)
     np.testing.assert_array_equal(state.clicks[:6], [1, 1, 2, 0, 0, 0])
+
+
+def test_baselines_are_exactly_the_agents_that_do_not_explore():
+    for name in agents.REGISTRY:
+        sim, _ = simulation(name)
+        assert (name in agents.BASELINES) == (not agents.explores(sim.agent)), name
+
+
+def test_best_fixed_shows_everyone_the_top_k_of_the_population_mean_attraction():
+    sim, params = simulation("best_fixed", boredom_penalty=0.0)
+    carry, tr = loop.rollout(sim, params, master_seed=0, seed=0, steps=3)
+    env = sim.env
+    world_key = keylib.simulation_keys(jax.random.key(0), 0).world
+    state = env.init(world_key, params.env)
+    # NumPy, from the hidden world: a = σ(α⟨u, v⟩ + b) for every user and item, mean over users.
+    logits = float(params.env.click_scale) * np.asarray(state.user_vecs @ state.item_vecs.T)
+    mean = (1 / (1 + np.exp(-(logits + np.asarray(state.item_bias))))).mean(0)
+    k = env.spec.slate_size
+    expected = np.argsort(-mean)[:k]
+    slates = np.asarray(tr.slates[0])
+    assert np.all(slates == expected[None, :])
+    # Among fixed slates it is the best for the population under pbm: no random fixed slate
+    # has more population-mean expected clicks Σ_j κ_j ā_{s_j}.
+    kappa = 1.0 / np.log2(np.arange(k) + 2.0)
+    best = kappa @ mean[expected]
+    rng = np.random.default_rng(0)
+    others = [kappa @ mean[rng.permutation(len(mean))[:k]] for _ in range(2000)]
+    assert best >= max(others)
+
+
+def test_best_fixed_ends_between_random_and_oracle():
+    ctr = {}
+    for name in ("oracle", "best_fixed", "random"):
+        sim, params = simulation(name)
+        ctr[name] = loop.run(sim, params, master_seed=0, seeds=range(4), steps=40).rows[
+            "expected_ctr"
+        ].mean()
+    assert ctr["random"] < ctr["best_fixed"] < ctr["oracle"]
