@@ -2,9 +2,10 @@
 
 import dataclasses
 
+from envs.response import REGISTRY as RESPONSE_MODELS
 from recsim.validation import ConfigError, check_int, check_real
 
-CLICK_MODELS = ("pbm", "cascade", "dcm", "mnl")
+CLICK_MODELS = tuple(RESPONSE_MODELS)
 
 
 @dataclasses.dataclass
