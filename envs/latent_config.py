@@ -79,4 +79,10 @@ class LatentConfig:
         check_real(key("boredom_penalty"), self.boredom_penalty, 0.0, 1.0, high_open=True)
         check_real(key("boredom_decay"), self.boredom_decay, 0.0, 1.0)
         check_real(key("item_churn_rate"), self.item_churn_rate, 0.0, 1.0)
+        if self.item_churn_rate > 0 and round(self.item_churn_rate * self.n_items) == 0:
+            raise ConfigError(
+                f"{key('item_churn_rate')}={self.item_churn_rate} replaces no item of "
+                f"{key('n_items')}={self.n_items}: allowed 0 or a rate with "
+                f"round(rate * n_items) >= 1"
+            )
         check_int(key("item_churn_every"), self.item_churn_every, 1)

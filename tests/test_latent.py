@@ -163,6 +163,7 @@ def test_boredom_lowers_clicks_of_an_agent_that_repeats_itself():
         ("outside_weight", 0.0, "env.outside_weight=0.0 is out of range"),
         ("item_churn_rate", 1.2, "env.item_churn_rate=1.2 is out of range: allowed [0.0, 1.0]"),
         ("item_churn_rate", -0.1, "env.item_churn_rate=-0.1"),
+        ("item_churn_rate", 0.01, "env.item_churn_rate=0.01 replaces no item of env.n_items=30"),
         ("item_churn_every", 0, "env.item_churn_every=0 is out of range: allowed >= 1"),
         ("patience", -1.0, "env.patience=-1.0 is out of range"),
     ],
