@@ -110,7 +110,9 @@ def test_best_fixed_ends_between_random_and_oracle():
     ctr = {}
     for name in ("oracle", "best_fixed", "random"):
         sim, params = simulation(name)
-        ctr[name] = loop.run(sim, params, master_seed=0, seeds=range(4), steps=40).rows[
-            "expected_ctr"
-        ].mean()
+        ctr[name] = (
+            loop.run(sim, params, master_seed=0, seeds=range(4), steps=40)
+            .rows["expected_ctr"]
+            .mean()
+        )
     assert ctr["random"] < ctr["best_fixed"] < ctr["oracle"]

@@ -4,9 +4,9 @@ sets the world it promises (no test table to update when a preset is added)."""
 from pathlib import Path
 
 import pytest
-import yaml
 
 from experiments.config import build_experiment
+from experiments.scenarios import distinct_jobs, sweep_jobs
 from tests.test_config import CONF, composed
 
 PRESETS = sorted(path.stem for path in (Path(CONF) / "experiment").glob("*.yaml"))
@@ -18,16 +18,6 @@ SCENARIOS = {
     "choice": {"click_model": "mnl"},
     "filter_bubble": {"drift_rate": 0.05},
 }
-
-
-def sweep_jobs(preset):
-    """The override lists of every job of the preset's own sweep (Cartesian product)."""
-    text = (Path(CONF) / "experiment" / f"{preset}.yaml").read_text()
-    params = (yaml.safe_load(text).get("hydra", {}).get("sweeper", {}) or {}).get("params", {})
-    jobs = [[]]
-    for key, values in params.items():
-        jobs = [job + [f"{key}={value}"] for job in jobs for value in str(values).split(",")]
-    return jobs
 
 
 def test_the_scenarios_of_the_world_issue_exist():
@@ -54,3 +44,10 @@ def test_every_preset_builds_with_every_agent_of_its_sweep(preset):
         assert firsts == {"agent=neural", "agent=oracle", "agent=best_fixed", "agent=random",
                           "agent=popularity"}  # fmt: skip
         assert len({job[1] for job in jobs}) == 8
+
+
+def test_distinct_jobs_name_learners_by_strategy_and_baselines_by_agent():
+    jobs = distinct_jobs(sweep_jobs("cold_start"))
+    assert "neural/ucb" in jobs and "best_fixed" in jobs and "neural/greedy" in jobs
+    assert len(jobs) == 8 + 4
+    assert jobs["best_fixed"] == ["agent=best_fixed", "exploration=greedy"]

@@ -9,10 +9,10 @@ ensemble's per-item prior, UCB shows new items more than greedy does.
 
 import numpy as np
 import pytest
-from scipy import stats
 
 from experiments.config import build_experiment
 from recsim import loop
+from recsim.plotting import mean_and_ci
 from tests.test_config import composed
 
 pytestmark = pytest.mark.slow
@@ -20,9 +20,8 @@ pytestmark = pytest.mark.slow
 
 def paired_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """Mean of a − b over seeds and the half-width of its 95% paired-t interval."""
-    d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
-    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-    return float(d.mean()), float(half)
+    mean, half, _ = mean_and_ci(np.asarray(a, np.float64) - np.asarray(b, np.float64))
+    return mean, half
 
 
 def run_preset(preset: str, *overrides: str) -> dict[str, np.ndarray]:
