@@ -12,7 +12,7 @@ from tests.test_config import CONF, composed
 PRESETS = sorted(path.stem for path in (Path(CONF) / "experiment").glob("*.yaml"))
 SCENARIOS = {
     "static": {"drift_rate": 0.0, "boredom_penalty": 0.0, "item_churn_rate": 0.0, "patience": 0.0},
-    "cold_start": {"item_churn_rate": 0.1},
+    "cold_start": {"item_churn_rate": 0.05, "item_churn_every": 50},
     "leaving_users": {"patience": 3.0},
     "cascade": {"click_model": "cascade"},
     "choice": {"click_model": "mnl"},

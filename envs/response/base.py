@@ -37,6 +37,13 @@ def top_k_slate(attraction: jax.Array, k: int) -> jax.Array:
     return jax.lax.top_k(attraction, k)[1].astype(jnp.int32)
 
 
+def best_top_k(model: ResponseModel, attraction: jax.Array, k: int, params: PyTree):
+    """`best` of a model whose optimum is the top-k by attraction (each model proves it in its
+    docstring): the slate and its expected clicks under the model, [U, k] and [U]."""
+    slates = top_k_slate(attraction, k)
+    return slates, jnp.sum(model.click_probs(gather(attraction, slates), params), axis=-1)
+
+
 def gather(attraction: jax.Array, slates: jax.Array) -> jax.Array:
     """Attractions of the shown items: [U, N] x [U, k] -> [U, k]."""
     return jnp.take_along_axis(attraction, slates, axis=1)

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from envs.response.base import gather, top_k_slate
+from envs.response.base import best_top_k
 
 
 @struct.dataclass
@@ -65,5 +65,4 @@ class DependentClick:
         return sample_scan(key, shown, params.continuation)
 
     def best(self, attraction: jax.Array, k: int, params: DCMParams):
-        slates = top_k_slate(attraction, k)
-        return slates, jnp.sum(self.click_probs(gather(attraction, slates), params), axis=-1)
+        return best_top_k(self, attraction, k, params)

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from envs.response.base import gather, top_k_slate
+from envs.response.base import best_top_k
 from envs.response.pbm import examination
 
 MAX_ATTRACTION = 1.0 - 1e-6  # keeps w finite
@@ -59,5 +59,4 @@ class MultinomialLogit:
         return chosen.astype(jnp.int32)
 
     def best(self, attraction: jax.Array, k: int, params: MNLParams):
-        slates = top_k_slate(attraction, k)
-        return slates, jnp.sum(self.click_probs(gather(attraction, slates), params), axis=-1)
+        return best_top_k(self, attraction, k, params)

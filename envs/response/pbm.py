@@ -16,7 +16,7 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 
-from envs.response.base import gather, top_k_slate
+from envs.response.base import best_top_k
 
 
 def examination(slate_size: int) -> jax.Array:
@@ -41,5 +41,4 @@ class PositionBased:
         return (jax.random.uniform(key, prob.shape) < prob).astype(jnp.int32)
 
     def best(self, attraction: jax.Array, k: int, params) -> tuple[jax.Array, jax.Array]:
-        slates = top_k_slate(attraction, k)
-        return slates, jnp.sum(self.click_probs(gather(attraction, slates), params), axis=-1)
+        return best_top_k(self, attraction, k, params)
