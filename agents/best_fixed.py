@@ -4,13 +4,16 @@ The privileged baseline that separates learning *who likes what* from learning *
 popular*: it knows the true attraction of every item for every user of the population (not
 only those who arrive) and shows all arriving users the same slate,
 
-    s_t = top-k of ā_i = (1/M) Σ_u a_{u,i},   best first, recomputed each step,
+    s_t = top-k of ā_i = Σ_u π_u a_{u,i},   π = softmax(σ_a α) (arrival weights), best first,
 
-so it follows boredom, drift and item churn. Under the position-based model this is exactly
-the fixed slate of most expected clicks averaged over the population (expected clicks are
-linear in a, and the rearrangement inequality orders the slots); under cascade, DCM and MNL,
-whose expected clicks are not linear in a, it is the natural strong fixed slate, not always the
-exact optimum over all fixed slates.
+recomputed each step, so it follows boredom, drift and item churn — and, being handed the
+truth, knows a new item's quality the moment it arrives: it is a privileged upper reference
+for non-personalised policies, not a policy that could be learned. Under the position-based
+model it is the slate of most expected clicks for a user drawn with the arrival weights
+(expected clicks are linear in a; the rearrangement inequality orders the slots). Arrivals are
+distinct users drawn without replacement, whose inclusion probabilities are close to, not
+exactly, π. Under cascade, DCM and MNL, whose expected clicks are not linear in a, it is the
+natural strong fixed slate, not always the exact optimum over all fixed slates.
 """
 
 import dataclasses

@@ -28,13 +28,14 @@ def reset_rows(values: jax.Array, fresh: jax.Array, initial, axis: int = 0) -> j
     return jnp.where(fresh.reshape(shape), initial, values)
 
 
-def reset_named_leaves(tree, name: str, fresh: jax.Array, initial=0.0):
-    """Sets the fresh ids (last axis) of every leaf whose path contains `name` to `initial`
-    (broadcast): e.g. a per-item bias in Flax params, or in the optimizer's moment estimates,
-    which mirror the params' paths."""
+def reset_named_leaves(tree, name: str, fresh: jax.Array, initial=0.0, within: str = ""):
+    """Sets the fresh ids (last axis) of every leaf whose path contains `name` (and `within`,
+    when given) to `initial` (broadcast): e.g. a per-item bias in Flax params, or its first
+    moment in an optimizer state, which mirrors the params' paths."""
 
     def reset(path, leaf):
-        if any(name in str(part) for part in path):
+        parts = [str(part) for part in path]
+        if any(name in part for part in parts) and (not within or within in parts):
             return reset_rows(leaf, fresh, initial, axis=leaf.ndim - 1)
         return leaf
 

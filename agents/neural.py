@@ -155,12 +155,16 @@ class NeuralAgent:
 
     def forget(self, state: NeuralState, obs: Observation) -> NeuralState:
         """Drops what was learned about recycled ids (`agents.forgetting`): their learned
-        bias b̂_i restarts at each member's initial draw (its Adam moments at 0), their replay
-        examples get weight 0."""
+        bias b̂_i restarts at each member's initial draw and its Adam first moment at 0 (the
+        second moment is kept: zeroed, with Adam's step count already large, it would make the
+        first updates of the new item several times the learning rate), their replay examples
+        get weight 0."""
         fresh = forgetting.fresh_items(obs, self.spec.n_items)
         return state.replace(
             network=self.reset_bias(state, fresh),
-            optimizer=forgetting.reset_named_leaves(state.optimizer, "item_bias", fresh),
+            optimizer=forgetting.reset_named_leaves(
+                state.optimizer, "item_bias", fresh, within=".mu"
+            ),
             replay=replay.forget(state.replay, fresh),
         )
 

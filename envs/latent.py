@@ -136,9 +136,11 @@ class LatentEnv:
         return self.response.click_probs(gather(truth.attraction, slates), params.response)
 
     def population_attraction(self, state: LatentState, params: LatentParams) -> jax.Array:
-        """Mean attraction of every item over the whole user population: [N]."""
+        """Attraction of every item averaged over the whole population, each user weighted by
+        its arrival weight exp(σ_a α_u) (so by how often it is shown a slate): [N]."""
         users = jnp.arange(self.n_users)
-        return jnp.mean(self._catalogue_attraction(state, users, params), axis=0)
+        weights = jax.nn.softmax(state.user_activity)  # [M]
+        return weights @ self._catalogue_attraction(state, users, params)
 
     def _catalogue_attraction(self, state: LatentState, user_ids, params) -> jax.Array:
         affinity = state.user_vecs[user_ids] @ state.item_vecs.T  # [U, N]
@@ -179,7 +181,9 @@ class LatentEnv:
     def _replace_users(self, key, state, ids, users, exposure, budget, left, params):
         """Writes the visitors' new state; the users who left get fresh users in their slots.
 
-        Arriving users are distinct, so these scatters have no conflicting writes."""
+        The arrival weight belongs to the slot, not the user, so the arrivals stay the same for
+        every agent (common random numbers) however many users leave. Arriving users are
+        distinct, so these scatters have no conflicting writes."""
         fresh = generator.sample_users(key, state.world, ids.shape[0], params)
         keep = lambda old, new: jnp.where(  # noqa: E731
             left.reshape(left.shape + (1,) * (old.ndim - 1)), new, old
@@ -187,9 +191,6 @@ class LatentEnv:
         return state.replace(
             user_vecs=state.user_vecs.at[ids].set(keep(users, fresh.vecs)),
             user_groups=state.user_groups.at[ids].set(keep(state.user_groups[ids], fresh.groups)),
-            user_activity=state.user_activity.at[ids].set(
-                keep(state.user_activity[ids], fresh.activity)
-            ),
             user_noise=state.user_noise.at[ids].set(keep(state.user_noise[ids], fresh.noise)),
             boredom=state.boredom.at[ids].set(keep(exposure, jnp.zeros_like(exposure))),
             budget=state.budget.at[ids].set(

@@ -68,8 +68,8 @@ def table(results: dict[str, dict[str, np.ndarray]], baseline: str, metric: str)
     ]
     for name, values in results.items():
         mean, half, _ = mean_and_ci(values[metric])
-        diff, diff_half, _ = mean_and_ci(values[metric] - results[baseline][metric])
-        mark = " *" if name != baseline and abs(diff) > diff_half else ""
+        diff, diff_half, n = mean_and_ci(values[metric] - results[baseline][metric])
+        mark = " *" if name != baseline and n > 1 and abs(diff) > diff_half else ""
         lines.append(f"| {name} | {mean:.4g} ± {half:.2g} | {diff:+.4g} ± {diff_half:.2g}{mark} |")
     return "\n".join(lines)
 

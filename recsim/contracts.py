@@ -38,7 +38,8 @@ class Env(Protocol):
         """Expected clicks of every slot of `slates` [U, k] under the response model: [U, k]."""
 
     def population_attraction(self, state: PyTree, params: PyTree) -> jax.Array:
-        """Mean attraction of every item over the whole user population: [N]."""
+        """Attraction of every item averaged over the whole population, weighted by how often
+        each user arrives: [N]."""
 
 
 class Agent(Protocol):

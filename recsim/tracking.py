@@ -96,9 +96,9 @@ def accumulate(
     """Adds one step to the counters. Novelty uses the clicks before this step.
 
     An item is new while its age (`obs.item_age`) is below `new_item_age` steps (the logging
-    window). `model_error` compares `info.scores` (the agent's predicted click probability at
-    the top position) with the true attraction; it is meaningful only for agents that predict
-    clicks.
+    window) and it arrived after step 0. `model_error` compares `info.scores` (the agent's
+    predicted click probability at the top position) with the true attraction; it is
+    meaningful only for agents that predict clicks.
     """
     obs, slates, truth = tr.obs, tr.slates, tr.truth
     users, k = slates.shape
@@ -111,6 +111,8 @@ def accumulate(
     left = _zeros_if_none(tr.feedback.left, (users,), bool).astype(jnp.int32)
     age = _zeros_if_none(obs.item_age, truth.attraction.shape[1:], jnp.int32)
     is_new = age < new_item_age  # [N]
+    if obs.step is not None:  # the catalogue of step 0 is not new: it did not arrive
+        is_new = is_new & (age < obs.step)
     new_shown = is_new[slates]  # [U, k]
     new_best = is_new[truth.best_slates]  # [U, k]
     best_shown = metrics.shown_in(truth.best_slates, slates)  # [U, k]

@@ -90,9 +90,12 @@ def test_best_fixed_shows_everyone_the_top_k_of_the_population_mean_attraction()
     env = sim.env
     world_key = keylib.simulation_keys(jax.random.key(0), 0).world
     state = env.init(world_key, params.env)
-    # NumPy, from the hidden world: a = σ(α⟨u, v⟩ + b) for every user and item, mean over users.
+    # NumPy, from the hidden world: a = σ(α⟨u, v⟩ + b) for every user and item, averaged over
+    # users with their arrival weights π = softmax(activity).
     logits = float(params.env.click_scale) * np.asarray(state.user_vecs @ state.item_vecs.T)
-    mean = (1 / (1 + np.exp(-(logits + np.asarray(state.item_bias))))).mean(0)
+    weights = np.exp(np.asarray(state.user_activity, np.float64))
+    weights /= weights.sum()
+    mean = weights @ (1 / (1 + np.exp(-(logits + np.asarray(state.item_bias)))))
     k = env.spec.slate_size
     expected = np.argsort(-mean)[:k]
     slates = np.asarray(tr.slates[0])

@@ -616,6 +616,15 @@ def test_tracking_new_items_and_leaving_users_hand_computed():
     # User 1 left after the visit: 1 departure in 2 visits; lifetime = 2 visits / (10 + 1).
     close(r["churn_rate"], 0.5)
     close(r["user_lifetime"], 2.0 / 11.0, rtol=1e-6)
+    # At step 1, item 1 (age 1) has been there since step 0: the initial catalogue is never
+    # new. Only item 0 is; user 0's best slate holds it and it was shown: recall 1.
+    totals, window = accumulate(
+        tracking.init_totals(4, 2), tracking.init_window(2), obs.replace(step=jnp.int32(1)),
+        SLATES, feedback, truth, INFO, item_age=age,
+    )  # fmt: skip
+    r = tracking.row(totals, window, n_users=10)
+    close(r["new_item_exposure"], 0.25)
+    close(r["new_item_recall"], 1.0)
     # Without ages or departures (an env that reports neither): nothing new, nobody leaves.
     obs, feedback, truth = _step()
     totals, window = accumulate(

@@ -163,3 +163,12 @@ def test_response_models_work_under_jit_and_vmap(name):
     eager = model.click_probs(a[0], params)
     batched = jax.jit(jax.vmap(model.click_probs, in_axes=(0, None)))(a, params)
     np.testing.assert_allclose(batched[0], eager, rtol=1e-6)
+
+
+def test_mnl_picks_exactly_the_slot_whose_interval_holds_the_uniform():
+    """One slot with a = 0.5 beside w_0 = 1: clicked with probability exactly 0.5."""
+    model, params = model_and_params("mnl", outside_weight=1.0)
+    a = jnp.full((20000, 1), 0.5)  # alone beside w_0 = 1: clicked with probability 0.5
+    clicks = np.asarray(model.sample(jax.random.key(8), a, params))
+    assert set(np.unique(clicks)) <= {0, 1}
+    assert abs(clicks.mean() - 0.5) < 4 * np.sqrt(0.25 / 20000)

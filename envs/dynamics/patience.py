@@ -8,8 +8,11 @@ visit without any click costs one unit; a visit with a click refills R = `patien
 
 Boredom acts through the clicks: a slate the user is bored of is clicked less. When B ≤ 0
 the user leaves after the visit and is replaced in the same slot by a new user drawn from the
-generator's user law (fresh hidden preferences, group, activity and feature noise; empty
-boredom; full budget), so the population size is static. P = 0 turns leaving off (default).
+generator's user law (fresh hidden preferences, group and feature noise; empty boredom; full
+budget), so the population size is static. The slot keeps its arrival weight, so the arrivals
+— and with them the traffic — are the same for every agent: leaving costs no visits, it
+replaces a user the agent has learned to serve by a stranger. P = 0 turns leaving off
+(default).
 """
 
 import jax

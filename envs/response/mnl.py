@@ -53,10 +53,10 @@ class MultinomialLogit:
 
     def sample(self, key: jax.Array, shown: jax.Array, params: MNLParams) -> jax.Array:
         prob = self.click_probs(shown, params)
-        upper = jnp.cumsum(prob, axis=-1)
+        upper = jnp.cumsum(prob, axis=-1)  # [U, k]
         u = jax.random.uniform(key, prob.shape[:-1])[..., None]
-        chosen = (u < upper) & (u >= upper - prob)
-        return chosen.astype(jnp.int32)
+        chosen = jnp.sum(u >= upper, axis=-1)  # slot index; k means no click
+        return jax.nn.one_hot(chosen, prob.shape[-1], dtype=jnp.int32)
 
     def best(self, attraction: jax.Array, k: int, params: MNLParams):
         return best_top_k(self, attraction, k, params)
