@@ -142,6 +142,13 @@ class LatentEnv:
         weights = jax.nn.softmax(state.user_activity)  # [M]
         return weights @ self._catalogue_attraction(state, users, params)
 
+    def user_homogeneity(self, state: LatentState, params: LatentParams) -> jax.Array:
+        """Mean pairwise cosine similarity of the M unit hidden vectors u_m, over pairs m ≠ m':
+        `(‖Σ_m u_m‖² − M) / (M (M − 1))` (Σ_{m≠m'} u_mᵀu_m' = ‖Σ u‖² − Σ ‖u_m‖²): []."""
+        m = self.n_users
+        total = jnp.sum(state.user_vecs, axis=0)
+        return (jnp.sum(total**2) - m) / (m * max(m - 1, 1))
+
     def _catalogue_attraction(self, state: LatentState, user_ids, params) -> jax.Array:
         affinity = state.user_vecs[user_ids] @ state.item_vecs.T  # [U, N]
         exposure = state.boredom[user_ids][:, state.item_topics]  # [U, N]

@@ -41,6 +41,10 @@ class Env(Protocol):
         """Attraction of every item averaged over the whole population, weighted by how often
         each user arrives: [N]."""
 
+    def user_homogeneity(self, state: PyTree, params: PyTree) -> jax.Array:
+        """Mean pairwise cosine similarity of the hidden preference vectors of the whole
+        population: [] (1 when every user wants the same, about 0 for spread-out tastes)."""
+
 
 class Agent(Protocol):
     """A recommender. Built for one `EnvSpec` by its factory, so shapes are known statically.
@@ -50,7 +54,8 @@ class Agent(Protocol):
     can see it by accident. `uses_population` (default False) asks the loop to fill
     `Truth.population_attraction`, which costs a pass over every user.
     `predicts_clicks` declares that `ActInfo.scores` are predicted click probabilities at the
-    top position (so `model_error` is defined); otherwise they are ranking scores only.
+    top position (so the model metrics `metrics.MODEL_METRICS` are defined); otherwise they
+    are ranking scores only.
     """
 
     uses_truth: ClassVar[bool]

@@ -29,22 +29,28 @@ LABELS = {
     "novelty": "novelty (bits)",
     "exposure_gini": "exposure Gini (0 = equal)",
     "exposure_entropy": "exposure entropy (bits)",
-    "group_ctr_gap": "group CTR gap (max − min)",
+    "excess_group_gap": "group CTR gap beyond the oracle's (+ widens)",
     "group_regret_gap": "group regret gap (max − min)",
     "new_item_exposure": "new-item share of impressions",
     "new_item_recall": "new items of the best slates shown (so far)",
     "churn_rate": "users leaving per visit",
     "user_lifetime": "visits per user (so far)",
+    "user_homogeneity": "user homogeneity (mean pairwise cos u·u')",
+    "consumption_overlap": "consumption overlap (mean pairwise Jaccard)",
     "explore_fraction": "explored share of slots",
-    "model_error": "model error (mean |p̂ − p|)",
+    "prediction_mae": "prediction MAE (mean |p̂ − a| over items)",
+    "preference_spearman": "preference recovery (Spearman ρ)",
+    "preference_ndcg": "preference recovery (NDCG of full ranking)",
 }
 FAMILIES = {
     "accuracy": ("expected_ctr", "cum_regret"),
     "diversity": ("ild", "coverage"),
     "novelty": ("novelty",),
-    "fairness": ("exposure_gini", "group_ctr_gap"),
+    "fairness": ("exposure_gini", "excess_group_gap"),
     "cold_start": ("new_item_exposure", "new_item_recall"),
     "engagement": ("churn_rate", "user_lifetime"),
+    "homogenisation": ("user_homogeneity", "consumption_overlap"),
+    "model": ("preference_spearman", "prediction_mae"),
 }
 TRADEOFF_X = ("ild", "novelty", "exposure_gini")
 
@@ -154,17 +160,29 @@ def knob(
     return fig
 
 
+NO_BEST = ("explore_fraction", "user_homogeneity", "consumption_overlap")
+"""Metrics without a better direction in general (descriptive, not a score)."""
+CLOSEST_TO_ZERO = ("excess_group_gap",)
+"""Signed metrics whose best value is 0."""
+
+
 def best_per_metric(summary: pd.DataFrame, by: str) -> pd.DataFrame:
     """`final_mean` table (configurations × metrics) and, per metric, the best configuration:
-    highest, except for regret, error, Gini and gaps, where lowest is best (`explore_fraction`
-    has no better direction and no best)."""
+    highest, except for regret, prediction MAE, Gini, gaps and churn, where lowest is best, the
+    signed `CLOSEST_TO_ZERO` metrics (`NO_BEST` metrics have no best)."""
     table = summary.pivot_table(index=by, columns="metric", values="final_mean")
     table = table[[m for m in LABELS if m in table.columns]]
-    lower = [m for m in table.columns if any(w in m for w in ("regret", "error", "gini", "gap"))]
+    lower = [
+        m for m in table.columns if any(w in m for w in ("regret", "mae", "gini", "gap", "churn"))
+    ]
     best = {
-        m: table[m].idxmin() if m in lower else table[m].idxmax()
+        m: table[m].abs().idxmin()
+        if m in CLOSEST_TO_ZERO
+        else table[m].idxmin()
+        if m in lower
+        else table[m].idxmax()
         for m in table.columns
-        if m != "explore_fraction" and table[m].notna().any()
+        if m not in NO_BEST and table[m].notna().any()
     }
     return table, best
 

@@ -69,7 +69,7 @@ class Simulation:
             keys=sim_keys,
             env_state=self.env.init(sim_keys.world, params.env),
             agent_state=self.agent.init(sim_keys.agent_init, params.agent),
-            totals=tracking.init_totals(spec.n_items, spec.slate_size),
+            totals=tracking.init_totals(spec.n_items, spec.slate_size, spec.n_users),
         )
 
     def transition(
@@ -97,11 +97,19 @@ class Simulation:
         return carry, Transition(obs, slates, feedback, truth, info, expected)
 
     def step(
-        self, carry: SimCarry, window: tracking.WindowSums, params: SimParams, t: jax.Array
+        self,
+        carry: SimCarry,
+        window: tracking.WindowSums,
+        params: SimParams,
+        t: jax.Array,
+        novelty_reference: jax.Array,
     ) -> tuple[SimCarry, tracking.WindowSums]:
-        """Step t of one simulation, folded into the metric counters."""
+        """Step t of one simulation, folded into the metric counters (`novelty_reference`:
+        the population attraction [N] at the start of the window)."""
         carry, tr = self.transition(carry, params, t)
-        totals, window = tracking.accumulate(carry.totals, window, tr, new_item_age=self.log_every)
+        totals, window = tracking.accumulate(
+            carry.totals, window, tr, self.log_every, novelty_reference
+        )
         return carry._replace(totals=totals), window
 
     def chunk(
@@ -118,21 +126,25 @@ class Simulation:
           The carry after the chunk, and rows: metric -> [S, windows_per_chunk].
         """
         n_sims = jax.tree.leaves(carry.keys)[0].shape[0]
-        step_all = jax.vmap(self.step, in_axes=(0, 0, 0, None))
+        step_all = jax.vmap(self.step, in_axes=(0, 0, 0, None, 0))
         row_all = jax.vmap(functools.partial(tracking.row, n_users=self.env.spec.n_users))
+        population_all = jax.vmap(self.env.population_attraction)
+        homogeneity_all = jax.vmap(self.env.user_homogeneity)
 
         def one_window(state, _):
             def one_step(state, _):
                 carry, window, t = state
-                carry, window = step_all(carry, window, params, t)
+                carry, window = step_all(carry, window, params, t, reference)
                 return (carry, window, t + 1), None
 
             carry, t = state
+            reference = population_all(carry.env_state, params.env)  # [S, N] once per window
             window = tracking.init_window(self.env.spec.n_groups, n_sims)
             (carry, window, t), _ = jax.lax.scan(
                 one_step, (carry, window, t), None, length=self.log_every
             )
-            return (carry, t), row_all(carry.totals, window)
+            homogeneity = homogeneity_all(carry.env_state, params.env)
+            return (carry, t), row_all(carry.totals, window, user_homogeneity=homogeneity)
 
         (carry, _), rows = jax.lax.scan(one_window, (carry, t), None, length=self.windows_per_chunk)
         return carry, {name: values.T for name, values in rows.items()}
@@ -146,6 +158,7 @@ class RunResult(NamedTuple):
     run_seconds: float
     traces: int  # times the chunk function was traced (1 for a healthy run)
     devices: int  # devices the simulation axis was sharded over
+    final_carry: SimCarry | None = None  # batched final state (leading axis: simulation)
 
 
 def simulation_sharding(n_sims: int) -> NamedSharding | None:
@@ -195,7 +208,9 @@ class CompiledRun:
             chunks.append(jax.device_get(rows))  # waits for the chunk: progress is real
         rows = {name: np.concatenate([c[name] for c in chunks], axis=1) for name in chunks[0]}
         run_seconds = time.perf_counter() - start
-        return RunResult(rows, self.compile_seconds, run_seconds, self.traces[0], self.devices)
+        return RunResult(
+            rows, self.compile_seconds, run_seconds, self.traces[0], self.devices, carry
+        )
 
 
 def compile_run(

@@ -20,19 +20,24 @@ METRIC_NAMES = (
     "novelty",
     "exposure_gini",
     "exposure_entropy",
-    "group_ctr_gap",
+    "excess_group_gap",
     "group_regret_gap",
     "new_item_exposure",
     "new_item_recall",
     "churn_rate",
     "user_lifetime",
+    "user_homogeneity",
+    "consumption_overlap",
     "explore_fraction",
-    "model_error",
+    "prediction_mae",
+    "preference_spearman",
+    "preference_ndcg",
 )
 """Every metric column of `metrics.parquet`, in table order."""
 
-MODEL_METRICS = ("model_error",)
-"""Metrics that need the agent's predicted click probabilities (NaN for agents without any)."""
+MODEL_METRICS = ("prediction_mae", "preference_spearman", "preference_ndcg")
+"""Metrics of the agent's model of the users: they need predicted click probabilities
+(`Agent.predicts_clicks`), NaN for agents without any."""
 
 COUNT_NAMES = ("clicks", "impressions")
 """Integer columns logged beside the metrics (exact, for determinism checks)."""
@@ -117,22 +122,21 @@ def ndcg(gains_shown: jax.Array, gains_all: jax.Array, k: int) -> jax.Array:
     return ndcg_from_ideal(jnp.asarray(gains_shown)[..., :k], ideal)
 
 
-def self_information(counts: jax.Array, item_ids: jax.Array) -> jax.Array:
-    """Self-information in bits of items under smoothed click shares.
+def self_information(reference: jax.Array, item_ids: jax.Array) -> jax.Array:
+    """Self-information in bits of items under a reference popularity.
 
-    `−log2((c_i + 1) / (C + n))` with c_i the clicks on item i so far, C all clicks and n the
-    number of items (len(counts)); with no clicks at all every item has log2(n) bits.
+    `−log2(r_i / Σ_j r_j)`: the surprise of item i if items were drawn in proportion to the
+    reference r (e.g. the population's attraction); log2(n) for n equal entries.
 
     Args:
-      counts: [n] clicks per item so far.
+      reference: [n] positive reference popularity of every item.
       item_ids: [...] int item ids.
 
     Returns:
       [...] bits.
     """
-    counts = jnp.asarray(counts, dtype=jnp.float32)
-    total = jnp.sum(counts) + counts.shape[0]
-    return -jnp.log2((counts[item_ids] + 1.0) / total)
+    reference = jnp.asarray(reference, dtype=jnp.float32)
+    return -jnp.log2(reference[item_ids] / jnp.sum(reference))
 
 
 def shown_in(items: jax.Array, slates: jax.Array) -> jax.Array:
@@ -140,9 +144,69 @@ def shown_in(items: jax.Array, slates: jax.Array) -> jax.Array:
     return jnp.any(items[..., :, None] == slates[..., None, :], axis=-1)
 
 
-def precision_at_k(slates: jax.Array, ideal_slates: jax.Array) -> jax.Array:
-    """Share of the shown items that are in the ideal slate: [..., k] x [..., k] -> [...]."""
-    return jnp.mean(shown_in(slates, ideal_slates).astype(jnp.float32), axis=-1)
+def precision_at_k(gains_shown: jax.Array, gains_all: jax.Array) -> jax.Array:
+    """Share of the shown items whose gain is at least the k-th largest gain of the catalogue.
+
+    `(1/k) Σ_j [g_{s_j} ≥ g_(k)]`, g_(k) the k-th largest of `gains_all`: an item tied with
+    the k-th best counts as relevant, so every optimal slate scores 1 whatever the tie order.
+
+    Args:
+      gains_shown: [..., k] gains (true attraction) of the shown items.
+      gains_all: [..., N] gains of every item (N >= k).
+
+    Returns:
+      [...] precision in [0, 1].
+    """
+    gains_shown = jnp.asarray(gains_shown, dtype=jnp.float32)
+    k = gains_shown.shape[-1]
+    kth_best = jax.lax.top_k(jnp.asarray(gains_all, dtype=jnp.float32), k)[0][..., -1:]
+    return jnp.mean((gains_shown >= kth_best).astype(jnp.float32), axis=-1)
+
+
+def average_ranks(values: jax.Array) -> jax.Array:
+    """Ranks 0..n−1 along the last axis, ascending, tied entries sharing their mean rank.
+
+    [..., n] -> [..., n] float32; e.g. [0.3, 0.1, 0.3] -> [1.5, 0, 1.5].
+    """
+    values = jnp.asarray(values, dtype=jnp.float32)
+    n = values.shape[-1]
+    order = jnp.argsort(values, axis=-1)
+    ordered = jnp.take_along_axis(values, order, axis=-1)
+    position = jnp.broadcast_to(jnp.arange(n), values.shape)
+    differs = ordered[..., 1:] != ordered[..., :-1]
+    starts = jnp.concatenate([jnp.ones_like(differs[..., :1]), differs], axis=-1)
+    ends = jnp.concatenate([differs, jnp.ones_like(differs[..., :1])], axis=-1)
+    first = jax.lax.cummax(jnp.where(starts, position, 0), axis=values.ndim - 1)
+    last = jax.lax.cummin(jnp.where(ends, position, n), axis=values.ndim - 1, reverse=True)
+    sorted_ranks = 0.5 * (first + last).astype(jnp.float32)
+    inverse = jnp.argsort(order, axis=-1)
+    return jnp.take_along_axis(sorted_ranks, inverse, axis=-1)
+
+
+def spearman(predicted: jax.Array, truth: jax.Array) -> jax.Array:
+    """Spearman rank correlation along the last axis: [..., n] x [..., n] -> [...].
+
+    The Pearson correlation of the average ranks (`average_ranks`), in [−1, 1]; 0 when either
+    side is constant (a model that ranks nothing has recovered nothing).
+    """
+    ranks_p, ranks_t = average_ranks(predicted), average_ranks(truth)
+    centred_p = ranks_p - jnp.mean(ranks_p, axis=-1, keepdims=True)
+    centred_t = ranks_t - jnp.mean(ranks_t, axis=-1, keepdims=True)
+    norm = jnp.sqrt(jnp.sum(centred_p**2, axis=-1) * jnp.sum(centred_t**2, axis=-1))
+    safe_norm = jnp.where(norm > 0, norm, 1.0)
+    return jnp.where(norm > 0, jnp.sum(centred_p * centred_t, axis=-1) / safe_norm, 0.0)
+
+
+def ranking_ndcg(predicted: jax.Array, gains: jax.Array) -> jax.Array:
+    """NDCG of the full ranking of all n items by `predicted` (descending, ties by lower
+    index), with `gains` as relevance: `DCG(gains in predicted order) / DCG(gains sorted)`.
+
+    [..., n] x [..., n] -> [...]; 1 for a perfect ranking, 0 when every gain is 0.
+    """
+    gains = jnp.asarray(gains, dtype=jnp.float32)
+    order = jnp.argsort(-jnp.asarray(predicted, dtype=jnp.float32), axis=-1, stable=True)
+    ranked = jnp.take_along_axis(gains, order, axis=-1)
+    return ndcg_from_ideal(ranked, -jnp.sort(-gains, axis=-1))
 
 
 def spread(values: jax.Array, valid: jax.Array) -> jax.Array:
@@ -150,3 +214,36 @@ def spread(values: jax.Array, valid: jax.Array) -> jax.Array:
     high = jnp.max(jnp.where(valid, values, -jnp.inf))
     low = jnp.min(jnp.where(valid, values, jnp.inf))
     return jnp.where(jnp.any(valid), high - low, 0.0)
+
+
+def excess_gap(best: jax.Array, shortfall: jax.Array, valid: jax.Array) -> jax.Array:
+    """Signed between-group gap beyond the oracle's: [G] x [G] x [G] bool -> [].
+
+    With `best` the oracle's per-group value and `shortfall` the agent's per-group loss against
+    it (agent = best − shortfall), h the valid group the oracle serves best and l the one it
+    serves worst: `(agent_h − agent_l) − (best_h − best_l) = shortfall_l − shortfall_h`.
+    Positive: the agent widens the gap the groups' tastes already make; negative: it narrows
+    it; 0 for the oracle and with fewer than two valid groups.
+    """
+    high = jnp.argmax(jnp.where(valid, best, -jnp.inf))
+    low = jnp.argmin(jnp.where(valid, best, jnp.inf))
+    return jnp.where(jnp.sum(valid) > 1, shortfall[low] - shortfall[high], 0.0)
+
+
+def mean_pairwise_jaccard(sets: jax.Array) -> jax.Array:
+    """Mean Jaccard similarity `|A ∩ B| / |A ∪ B|` over pairs of rows of a bit matrix.
+
+    Args:
+      sets: [P, N] bool, row p the set of items of member p.
+
+    Returns:
+      [] the mean over pairs p < q whose union is not empty; 0 when there is no such pair.
+    """
+    x = jnp.asarray(sets, dtype=jnp.float32)
+    both = x @ x.T  # [P, P] |A ∩ B| (exact: integers below 2^24)
+    size = jnp.diagonal(both)
+    union = size[:, None] + size[None, :] - both
+    pairs = jnp.triu(jnp.ones(both.shape, bool), k=1) & (union > 0)
+    similarity = jnp.where(pairs, both / jnp.where(union > 0, union, 1.0), 0.0)
+    count = jnp.sum(pairs)
+    return jnp.where(count > 0, jnp.sum(similarity) / jnp.maximum(count, 1), 0.0)

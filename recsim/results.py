@@ -54,7 +54,7 @@ def metrics_frame(rows: dict[str, np.ndarray], seeds: list[int], log_every: int)
 def check_finite(frame: pd.DataFrame, not_applicable: tuple[str, ...] = ()) -> None:
     """Raises `NonFiniteMetricError` naming the first non-finite metric, seed and step.
 
-    Metrics in `not_applicable` (NaN by design, e.g. model_error of an agent without a click
+    Metrics in `not_applicable` (NaN by design, e.g. prediction_mae of an agent without a click
     model) are skipped.
     """
     names = [name for name in METRIC_NAMES if name not in not_applicable]

@@ -25,7 +25,7 @@ FAMILY_METRICS = (
     "expected_ctr", "cum_regret",  # accuracy
     "ild", "coverage",  # diversity
     "novelty",  # novelty
-    "exposure_gini", "group_ctr_gap",  # fairness
+    "exposure_gini", "excess_group_gap",  # fairness
 )  # fmt: skip
 """The panels of the sweep comparison figure, one or two per metric family."""
 

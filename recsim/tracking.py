@@ -1,9 +1,10 @@
 """Metric counters carried through the compiled loop, and the reduction to one logged row.
 
 Per step, `accumulate` adds the step's sums into `WindowSums` and updates the cumulative
-`Totals` (exposure, clicks per item, cumulative regret, departures). Every `log_every` steps,
-`row` reduces them to one scalar per metric of `recsim.metrics.METRIC_NAMES`, and the window
-sums restart. Nothing per user leaves the device. The engine knows no click model: expected
+`Totals` (exposure, cumulative regret, departures, the consumed-item sets of the tracked
+users). Every `log_every` steps, `row` reduces them to one scalar per metric of
+`recsim.metrics.METRIC_NAMES`, and the window sums restart. Nothing per user leaves the
+device. The engine knows no click model: expected
 clicks come from the environment (`Transition.expected`, `Truth.best_value`).
 
 Exposure is counted as integers per (item, position), so the counters are exact and
@@ -24,12 +25,12 @@ class Totals(NamedTuple):
     """Running counters over the whole run so far."""
 
     exposure: jax.Array  # [N, k] int32: times item i was shown at position j
-    item_clicks: jax.Array  # [N] int32: clicks on item i
     cum_regret: jax.Array  # [] float32: Σ over steps of the step's mean regret per user
     visits: jax.Array  # [] int32: user visits
     departures: jax.Array  # [] int32: visits after which the user left
     new_best: jax.Array  # [] int32: best-slate slots holding a new item
     new_best_shown: jax.Array  # [] int32: of those, the ones the agent showed too
+    consumed: jax.Array  # [P, N] bool: tracked user slot p has clicked item i
 
 
 class WindowSums(NamedTuple):
@@ -44,24 +45,31 @@ class WindowSums(NamedTuple):
     ild: jax.Array  # [] float32
     novelty: jax.Array  # [] float32: Σ over shown slots of self-information (bits)
     group_visits: jax.Array  # [G] int32
-    group_clicks: jax.Array  # [G] int32
     group_regret: jax.Array  # [G] float32
+    group_best: jax.Array  # [G] float32: Σ over the group's visits of the best slate's value
     explored: jax.Array  # [] int32: slots chosen by exploration
-    model_error: jax.Array  # [] float32: Σ over visits of mean |predicted − true| over items
+    prediction_mae: jax.Array  # [] float32: Σ over visits of mean |predicted − true| over items
+    preference_spearman: jax.Array  # [] float32: Σ over visits of rank corr(predicted, true)
+    preference_ndcg: jax.Array  # [] float32: Σ over visits of NDCG of the predicted ranking
     new_impressions: jax.Array  # [] int32: shown slots holding a new item
     departures: jax.Array  # [] int32: visits after which the user left
 
 
-def init_totals(n_items: int, slate_size: int) -> Totals:
+TRACKED_USERS = 256
+"""User slots whose consumed-item sets are kept for `consumption_overlap` (ids 0..P−1, P =
+min(M, TRACKED_USERS); slots are exchangeable, so this is a fixed random sample)."""
+
+
+def init_totals(n_items: int, slate_size: int, n_users: int) -> Totals:
     zero_i = jnp.zeros((), jnp.int32)
     return Totals(
         exposure=jnp.zeros((n_items, slate_size), jnp.int32),
-        item_clicks=jnp.zeros((n_items,), jnp.int32),
         cum_regret=jnp.zeros((), jnp.float32),
         visits=zero_i,
         departures=zero_i,
         new_best=zero_i,
         new_best_shown=zero_i,
+        consumed=jnp.zeros((min(n_users, TRACKED_USERS), n_items), bool),
     )
 
 
@@ -81,24 +89,35 @@ def init_window(n_groups: int, n_sims: int | None = None) -> WindowSums:
         ild=zero_f,
         novelty=zero_f,
         group_visits=jnp.zeros((n_groups,), jnp.int32),
-        group_clicks=jnp.zeros((n_groups,), jnp.int32),
         group_regret=jnp.zeros((n_groups,), jnp.float32),
+        group_best=jnp.zeros((n_groups,), jnp.float32),
         explored=zero_i,
-        model_error=zero_f,
+        prediction_mae=zero_f,
+        preference_spearman=zero_f,
+        preference_ndcg=zero_f,
         new_impressions=zero_i,
         departures=zero_i,
     )
 
 
 def accumulate(
-    totals: Totals, window: WindowSums, tr: Transition, new_item_age: int
+    totals: Totals,
+    window: WindowSums,
+    tr: Transition,
+    new_item_age: int,
+    novelty_reference: jax.Array,
 ) -> tuple[Totals, WindowSums]:
-    """Adds one step to the counters. Novelty uses the clicks before this step.
+    """Adds one step to the counters.
+
+    Novelty is the self-information of the shown items under `novelty_reference` [N] (the
+    population's attraction at the start of the window: the same for every agent of a
+    comparison, by common random numbers).
 
     An item is new while its age (`obs.item_age`) is below `new_item_age` steps (the logging
-    window) and it arrived after step 0. `model_error` compares `info.scores` (the agent's
-    predicted click probability at the top position) with the true attraction; it is
-    meaningful only for agents that predict clicks.
+    window) and it arrived after step 0. The model metrics (`metrics.MODEL_METRICS`) compare
+    `info.scores` (the agent's predicted click probability at the top position) with the true
+    attraction over the whole catalogue; they are meaningful only for agents that predict
+    clicks.
     """
     obs, slates, truth = tr.obs, tr.slates, tr.truth
     users, k = slates.shape
@@ -123,30 +142,46 @@ def accumulate(
         clicks=window.clicks + jnp.sum(user_clicks),
         expected_clicks=window.expected_clicks + jnp.sum(shown_value),
         regret=window.regret + jnp.sum(regret),
-        precision=window.precision + jnp.sum(metrics.precision_at_k(slates, truth.best_slates)),
+        precision=window.precision
+        + jnp.sum(metrics.precision_at_k(shown_attraction, truth.attraction)),
         ndcg=window.ndcg + jnp.sum(metrics.ndcg(shown_attraction, truth.attraction, k)),
         ild=window.ild + jnp.sum(metrics.intra_list_diversity(obs.item_features[slates])),
-        novelty=window.novelty + jnp.sum(metrics.self_information(totals.item_clicks, slates)),
+        novelty=window.novelty + jnp.sum(metrics.self_information(novelty_reference, slates)),
         group_visits=window.group_visits + jnp.sum(group_one_hot, axis=0),
-        group_clicks=window.group_clicks + user_clicks @ group_one_hot,
         group_regret=window.group_regret + regret @ group_one_hot.astype(jnp.float32),
+        group_best=window.group_best + truth.best_value @ group_one_hot.astype(jnp.float32),
         explored=window.explored + jnp.sum(tr.info.explored.astype(jnp.int32)),
-        model_error=window.model_error
+        prediction_mae=window.prediction_mae
         + jnp.sum(jnp.mean(jnp.abs(tr.info.scores - truth.attraction), axis=1)),
+        preference_spearman=window.preference_spearman
+        + jnp.sum(metrics.spearman(tr.info.scores, truth.attraction)),
+        preference_ndcg=window.preference_ndcg
+        + jnp.sum(metrics.ranking_ndcg(tr.info.scores, truth.attraction)),
         new_impressions=window.new_impressions + jnp.sum(new_shown.astype(jnp.int32)),
         departures=window.departures + jnp.sum(left),
     )
     positions = jnp.broadcast_to(jnp.arange(k), slates.shape)
     totals = Totals(
         exposure=totals.exposure.at[slates, positions].add(1),
-        item_clicks=totals.item_clicks.at[slates].add(clicks),
         cum_regret=totals.cum_regret + jnp.mean(regret),
         visits=totals.visits + users,
         departures=totals.departures + jnp.sum(left),
         new_best=totals.new_best + jnp.sum(new_best.astype(jnp.int32)),
         new_best_shown=totals.new_best_shown + jnp.sum((new_best & best_shown).astype(jnp.int32)),
+        consumed=_consume(totals.consumed, obs.user_ids, slates, clicks > 0, left > 0),
     )
     return totals, window
+
+
+def _consume(consumed, user_ids, slates, clicked, left) -> jax.Array:
+    """Adds the clicked items of tracked users [P, N]; a user who left empties the slot (its
+    replacement has consumed nothing). Untracked users (id ≥ P) are dropped."""
+    tracked = consumed.shape[0]
+    rows = jnp.where(user_ids < tracked, user_ids, tracked)  # tracked: out of range, dropped
+    before = consumed.at[rows].get(mode="fill", fill_value=False)  # [U, N]
+    added = before.at[jnp.arange(slates.shape[0])[:, None], slates].max(clicked)
+    after = jnp.where(left[:, None], False, added)
+    return consumed.at[rows].set(after, mode="drop")
 
 
 def _zeros_if_none(value, shape, dtype):
@@ -154,11 +189,14 @@ def _zeros_if_none(value, shape, dtype):
     return jnp.zeros(shape, dtype) if value is None else value
 
 
-def row(totals: Totals, window: WindowSums, n_users: int) -> dict[str, jax.Array]:
+def row(
+    totals: Totals, window: WindowSums, n_users: int, user_homogeneity: jax.Array
+) -> dict[str, jax.Array]:
     """One logged row: every metric of the window, plus the integer counts.
 
     Exposure of item i is `Σ_j n_ij / log2(j + 2)`, n_ij the times it was shown at position j.
-    `n_users` is the population size M (users who ever existed = M + departures).
+    `n_users` is the population size M (users who ever existed = M + departures);
+    `user_homogeneity` is the env's `user_homogeneity` at the end of the window.
     """
     k = totals.exposure.shape[1]
     visits = window.visits.astype(jnp.float32)
@@ -167,7 +205,6 @@ def row(totals: Totals, window: WindowSums, n_users: int) -> dict[str, jax.Array
     group_visits = window.group_visits.astype(jnp.float32)
     has_group = window.group_visits > 0
     safe_group_visits = jnp.where(has_group, group_visits, 1.0)
-    group_ctr = window.group_clicks / (safe_group_visits * k)
     group_regret = window.group_regret / safe_group_visits
     new_best = totals.new_best.astype(jnp.float32)
     values = {
@@ -182,14 +219,20 @@ def row(totals: Totals, window: WindowSums, n_users: int) -> dict[str, jax.Array
         "novelty": window.novelty / (visits * k),
         "exposure_gini": metrics.gini(exposure),
         "exposure_entropy": metrics.entropy_bits(exposure),
-        "group_ctr_gap": metrics.spread(group_ctr, has_group),
+        "excess_group_gap": metrics.excess_gap(
+            window.group_best / (safe_group_visits * k), group_regret / k, has_group
+        ),
         "group_regret_gap": metrics.spread(group_regret, has_group),
         "new_item_exposure": window.new_impressions / impressions.astype(jnp.float32),
         "new_item_recall": totals.new_best_shown / jnp.where(new_best > 0, new_best, 1.0),
         "churn_rate": window.departures / visits,
         "user_lifetime": totals.visits / (n_users + totals.departures).astype(jnp.float32),
+        "user_homogeneity": user_homogeneity,
+        "consumption_overlap": metrics.mean_pairwise_jaccard(totals.consumed),
         "explore_fraction": window.explored / impressions.astype(jnp.float32),
-        "model_error": window.model_error / visits,
+        "prediction_mae": window.prediction_mae / visits,
+        "preference_spearman": window.preference_spearman / visits,
+        "preference_ndcg": window.preference_ndcg / visits,
     }
     values = {name: values[name].astype(jnp.float32) for name in metrics.METRIC_NAMES}
     values["clicks"] = window.clicks

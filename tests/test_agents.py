@@ -32,6 +32,11 @@ def test_oracle_has_zero_regret_and_perfect_precision():
     assert np.all(rows["cum_regret"] == 0.0)
     assert np.all(rows["precision_at_k"] == 1.0)
     np.testing.assert_allclose(rows["ndcg_at_k"], 1.0, rtol=1e-6)
+    # Its model is the truth: as fair as possible (issue 10 item 6) and a perfect ranking.
+    assert np.all(rows["excess_group_gap"] == 0.0)
+    assert np.all(rows["prediction_mae"] == 0.0)
+    np.testing.assert_allclose(rows["preference_spearman"], 1.0, rtol=1e-6)
+    np.testing.assert_allclose(rows["preference_ndcg"], 1.0, rtol=1e-6)
 
 
 def test_oracle_beats_popularity_beats_random():

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsim.metrics import COUNT_NAMES, METRIC_NAMES
+from recsim.metrics import COUNT_NAMES, METRIC_NAMES, MODEL_METRICS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,9 +44,10 @@ def test_default_run_writes_every_result_file(default_runs):
     assert list(frame.columns) == ["seed", "step", *COUNT_NAMES, *METRIC_NAMES]
     assert len(frame) == 8 * 40 and sorted(frame["seed"].unique()) == list(range(8))
     info = json.loads((run_dir / "run.json").read_text())
-    # popularity has no click model: model_error is not applicable, every other metric finite.
-    assert info["not_applicable"] == ["model_error"] and frame["model_error"].isna().all()
-    applicable = [name for name in METRIC_NAMES if name != "model_error"]
+    # popularity has no click model: the model metrics are not applicable, the rest finite.
+    assert info["not_applicable"] == list(MODEL_METRICS)
+    assert frame[list(MODEL_METRICS)].isna().all().all()
+    applicable = [name for name in METRIC_NAMES if name not in MODEL_METRICS]
     assert np.isfinite(frame[applicable].to_numpy()).all()
     assert info["traces"] == 1
     assert info["interactions"] == 8 * 2000 * 32

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from agents import exploration as explorations
+from recsim.metrics import MODEL_METRICS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,7 +33,7 @@ def test_every_strategy_with_neural_and_linucb_runs_through_the_entry_point(tmp_
     for job in jobs:
         assert (job / "COMPLETED").is_file(), job
         frame = pd.read_parquet(job / "metrics.parquet")
-        assert len(frame) == 2 * 2 and frame["model_error"].notna().all()
+        assert len(frame) == 2 * 2 and frame[list(MODEL_METRICS)].notna().all().all()
         title = next(line for line in result.stdout.splitlines() if line.startswith("env="))
         assert title
         overrides = (job / ".hydra" / "overrides.yaml").read_text()

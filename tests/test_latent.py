@@ -94,6 +94,28 @@ def forced_step(drift_rate=0.0, boredom_penalty=0.0):
     return env, params, state, obs, slates
 
 
+def test_user_homogeneity_is_the_mean_pairwise_cosine():
+    env, params = small_env()
+    state = env.init(jax.random.key(0), params)
+    u = np.asarray(state.user_vecs, np.float64)
+    cosine = u @ u.T
+    m = u.shape[0]
+    expected = (cosine.sum() - np.trace(cosine)) / (m * (m - 1))
+    np.testing.assert_allclose(float(env.user_homogeneity(state, params)), expected, atol=1e-5)
+
+
+def test_drift_makes_users_more_alike_than_without_drift():
+    """Drift pulls users toward what they are shown; one slate for everyone homogenises."""
+    homogeneity = {}
+    for rate in (0.0, 0.3):
+        sim, params = simulation("popularity", drift_rate=rate)
+        rows = loop.run(sim, params, master_seed=0, seeds=range(2), steps=100).rows
+        homogeneity[rate] = rows["user_homogeneity"]
+    # Nothing moves without drift (but float32 round-off of the renormalisation).
+    np.testing.assert_allclose(np.diff(homogeneity[0.0], axis=1), 0.0, atol=1e-6)
+    assert np.all(homogeneity[0.3][:, -1] > homogeneity[0.0][:, -1] + 0.05)
+
+
 def test_drift_moves_users_toward_the_items_they_clicked():
     env, params, state, obs, slates = forced_step(drift_rate=0.3)
     new_state, feedback = env.step(jax.random.key(2), state, obs, slates, params)

@@ -67,7 +67,7 @@ def test_a_failing_job_is_recorded_and_the_others_are_kept(tmp_path):
     assert result.returncode == 1
     jobs = manifest(tmp_path)
     assert [job["status"] for job in jobs] == ["completed", "failed", "completed"]
-    assert "model_error is nan" in jobs[1]["error"]
+    assert "prediction_mae is nan" in jobs[1]["error"]
     assert "Traceback" in (tmp_path / "1" / "traceback.txt").read_text()
     assert not (tmp_path / "1" / "COMPLETED").exists()
     assert "FAILED job 1: agent.learning_rate=1e+30" in result.stdout  # as Hydra writes it

@@ -3,7 +3,10 @@
 Sutton & Barto (2018), §2.2, extended to slates. Schedule:
     ε_t = max(ε_min, ε · decay^t)      (decay = 1: constant ε)
 Each slot j independently explores with probability ε_t; an exploring slot gets a uniformly
-random item not otherwise in the slate (explored slots take distinct random items).
+random item outside the greedy slate (explored slots take distinct random items). Only when
+the catalogue has fewer than k + (exploring slots) items does an exploring slot fall back to
+a greedy item no other slot keeps; such a slot is not counted as explored, so
+`explore_fraction` counts only slots that really show a non-greedy item.
 """
 
 import dataclasses
@@ -12,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from agents.exploration.base import Exploration, config_to_params, top_k
+from agents.exploration.base import Exploration, config_to_params, outside, top_k
 from recsim.validation import ConfigError, check_real
 
 
@@ -50,21 +53,20 @@ def select(key, scores, item_features, k, params: EpsilonGreedyParams, step):
     slot_key, item_key = jax.random.split(key)
     greedy = top_k(scores.mean, k)  # [U, k]
     explore = jax.random.uniform(slot_key, greedy.shape) < epsilon_at(params, step)
-    # Random candidates: every item except the greedy items that stay, in random order.
+    # Random candidates, in uniformly random order: first every item outside the greedy slate,
+    # then the greedy items of the exploring slots (a fallback for tiny catalogues); never the
+    # greedy items that stay in their slots.
     users, n_items = scores.mean.shape
-    kept = jnp.where(explore, n_items, greedy)  # n_items: out of range, dropped below
-    is_kept = (
-        jnp.zeros((users, n_items), bool)
-        .at[jnp.arange(users)[:, None], kept]
-        .set(True, mode="drop")
-    )
-    noise = jnp.where(is_kept, -1.0, jax.random.uniform(item_key, scores.mean.shape))
-    candidates = top_k(noise, k)  # non-kept items first, in uniformly random order
+    rows = jnp.arange(users)[:, None]
+    priority = jax.random.uniform(item_key, scores.mean.shape)  # in [0, 1): outside the slate
+    priority = priority.at[rows, greedy].set(jnp.where(explore, -1.0, -2.0))
+    candidates = top_k(priority, k)
     # The r-th exploring slot takes the r-th candidate: at most k − (kept) ≤ N − (kept)
     # candidates are needed, and those are all non-kept items, so the slate stays distinct.
     rank = jnp.maximum(jnp.cumsum(explore, axis=1) - 1, 0)
     picked = jnp.take_along_axis(candidates, rank, axis=1)
-    return jnp.where(explore, picked, greedy), explore
+    slates = jnp.where(explore, picked, greedy)
+    return slates, explore & outside(slates, greedy)
 
 
 def make(config: EpsilonGreedyConfig):
