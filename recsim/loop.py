@@ -107,9 +107,11 @@ class Simulation:
         """Step t of one simulation, folded into the metric counters (`novelty_reference`:
         the population attraction [N] at the start of the window)."""
         carry, tr = self.transition(carry, params, t)
+        last_of_window = (t + 1) % self.log_every == 0  # t is not batched: a real cond
         totals, window = tracking.accumulate(
-            carry.totals, window, tr, self.log_every, novelty_reference
-        )
+            carry.totals, window, tr, self.log_every, novelty_reference,
+            evaluate_model=last_of_window if self.agent.predicts_clicks else False,
+        )  # fmt: skip
         return carry._replace(totals=totals), window
 
     def chunk(

@@ -179,8 +179,12 @@ def average_ranks(values: jax.Array) -> jax.Array:
     first = jax.lax.cummax(jnp.where(starts, position, 0), axis=values.ndim - 1)
     last = jax.lax.cummin(jnp.where(ends, position, n), axis=values.ndim - 1, reverse=True)
     sorted_ranks = 0.5 * (first + last).astype(jnp.float32)
-    inverse = jnp.argsort(order, axis=-1)
-    return jnp.take_along_axis(sorted_ranks, inverse, axis=-1)
+    flat_order = order.reshape(-1, n)  # scatter back: rank of item order[r] is sorted_ranks[r]
+    rows = jnp.arange(flat_order.shape[0])[:, None]
+    ranks = jnp.zeros_like(flat_order, jnp.float32).at[rows, flat_order].set(
+        sorted_ranks.reshape(-1, n), unique_indices=True
+    )
+    return ranks.reshape(values.shape)
 
 
 def spearman(predicted: jax.Array, truth: jax.Array) -> jax.Array:

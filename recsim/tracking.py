@@ -48,6 +48,7 @@ class WindowSums(NamedTuple):
     group_regret: jax.Array  # [G] float32
     group_best: jax.Array  # [G] float32: Σ over the group's visits of the best slate's value
     explored: jax.Array  # [] int32: slots chosen by exploration
+    model_visits: jax.Array  # [] int32: visits at which the model metrics were evaluated
     prediction_mae: jax.Array  # [] float32: Σ over visits of mean |predicted − true| over items
     preference_spearman: jax.Array  # [] float32: Σ over visits of rank corr(predicted, true)
     preference_ndcg: jax.Array  # [] float32: Σ over visits of NDCG of the predicted ranking
@@ -92,6 +93,7 @@ def init_window(n_groups: int, n_sims: int | None = None) -> WindowSums:
         group_regret=jnp.zeros((n_groups,), jnp.float32),
         group_best=jnp.zeros((n_groups,), jnp.float32),
         explored=zero_i,
+        model_visits=zero_i,
         prediction_mae=zero_f,
         preference_spearman=zero_f,
         preference_ndcg=zero_f,
@@ -106,6 +108,7 @@ def accumulate(
     tr: Transition,
     new_item_age: int,
     novelty_reference: jax.Array,
+    evaluate_model: bool | jax.Array = True,
 ) -> tuple[Totals, WindowSums]:
     """Adds one step to the counters.
 
@@ -117,7 +120,9 @@ def accumulate(
     window) and it arrived after step 0. The model metrics (`metrics.MODEL_METRICS`) compare
     `info.scores` (the agent's predicted click probability at the top position) with the true
     attraction over the whole catalogue; they are meaningful only for agents that predict
-    clicks.
+    clicks. They cost sorts of [U, N], so they are evaluated only at the steps where
+    `evaluate_model` (a bool, or a traced [] bool) holds; the loop evaluates them at the last
+    step of each window.
     """
     obs, slates, truth = tr.obs, tr.slates, tr.truth
     users, k = slates.shape
@@ -137,7 +142,7 @@ def accumulate(
     best_shown = metrics.shown_in(truth.best_slates, slates)  # [U, k]
     shown_attraction = jnp.take_along_axis(truth.attraction, slates, axis=1)  # [U, k]
 
-    window = WindowSums(
+    window = window._replace(
         visits=window.visits + users,
         clicks=window.clicks + jnp.sum(user_clicks),
         expected_clicks=window.expected_clicks + jnp.sum(shown_value),
@@ -151,15 +156,16 @@ def accumulate(
         group_regret=window.group_regret + regret @ group_one_hot.astype(jnp.float32),
         group_best=window.group_best + truth.best_value @ group_one_hot.astype(jnp.float32),
         explored=window.explored + jnp.sum(tr.info.explored.astype(jnp.int32)),
-        prediction_mae=window.prediction_mae
-        + jnp.sum(jnp.mean(jnp.abs(tr.info.scores - truth.attraction), axis=1)),
-        preference_spearman=window.preference_spearman
-        + jnp.sum(metrics.spearman(tr.info.scores, truth.attraction)),
-        preference_ndcg=window.preference_ndcg
-        + jnp.sum(metrics.ranking_ndcg(tr.info.scores, truth.attraction)),
         new_impressions=window.new_impressions + jnp.sum(new_shown.astype(jnp.int32)),
         departures=window.departures + jnp.sum(left),
     )
+    if evaluate_model is not False:
+        window = jax.lax.cond(
+            evaluate_model,
+            lambda w: w._replace(**_model_sums(w, tr.info.scores, truth.attraction)),
+            lambda w: w,
+            window,
+        )
     positions = jnp.broadcast_to(jnp.arange(k), slates.shape)
     totals = Totals(
         exposure=totals.exposure.at[slates, positions].add(1),
@@ -171,6 +177,19 @@ def accumulate(
         consumed=_consume(totals.consumed, obs.user_ids, slates, clicks > 0, left > 0),
     )
     return totals, window
+
+
+def _model_sums(window: WindowSums, predicted, attraction) -> dict[str, jax.Array]:
+    """The window sums of `metrics.MODEL_METRICS` after one step ([U, N] inputs)."""
+    return dict(
+        model_visits=window.model_visits + predicted.shape[0],
+        prediction_mae=window.prediction_mae
+        + jnp.sum(jnp.mean(jnp.abs(predicted - attraction), axis=1)),
+        preference_spearman=window.preference_spearman
+        + jnp.sum(metrics.spearman(predicted, attraction)),
+        preference_ndcg=window.preference_ndcg
+        + jnp.sum(metrics.ranking_ndcg(predicted, attraction)),
+    )
 
 
 def _consume(consumed, user_ids, slates, clicked, left) -> jax.Array:
@@ -200,6 +219,7 @@ def row(
     """
     k = totals.exposure.shape[1]
     visits = window.visits.astype(jnp.float32)
+    model_visits = jnp.maximum(window.model_visits, 1).astype(jnp.float32)  # 0 sums: 0
     impressions = window.visits * k
     exposure = totals.exposure.astype(jnp.float32) @ metrics.position_discount(k)  # [N]
     group_visits = window.group_visits.astype(jnp.float32)
@@ -230,9 +250,9 @@ def row(
         "user_homogeneity": user_homogeneity,
         "consumption_overlap": metrics.mean_pairwise_jaccard(totals.consumed),
         "explore_fraction": window.explored / impressions.astype(jnp.float32),
-        "prediction_mae": window.prediction_mae / visits,
-        "preference_spearman": window.preference_spearman / visits,
-        "preference_ndcg": window.preference_ndcg / visits,
+        "prediction_mae": window.prediction_mae / model_visits,
+        "preference_spearman": window.preference_spearman / model_visits,
+        "preference_ndcg": window.preference_ndcg / model_visits,
     }
     values = {name: values[name].astype(jnp.float32) for name in metrics.METRIC_NAMES}
     values["clicks"] = window.clicks
