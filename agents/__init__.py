@@ -15,9 +15,10 @@ REGISTRY = {
     "best_fixed": (best_fixed.BestFixedConfig, best_fixed.make),
     "random": (random_slate.RandomConfig, random_slate.make),
     "popularity": (popularity.PopularityConfig, popularity.make),
+    "popularity_clicks": (popularity.PopularityClicksConfig, popularity.make_clicks),
 }
 
-BASELINES = ("oracle", "best_fixed", "random", "popularity")
+BASELINES = ("oracle", "best_fixed", "random", "popularity", "popularity_clicks")
 """Agents that compose no exploration strategy (they ignore the `exploration` group)."""
 
 
