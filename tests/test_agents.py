@@ -1,17 +1,14 @@
 """Baseline agents: valid slates, the oracle's optimality, random's uniformity, popularity."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import agents
-from agents.popularity import PopularityState
 from agents.random_slate import uniform_slates
 from recsim import keys as keylib
 from recsim import loop
-from recsim.types import Feedback
-from tests.conftest import simulation, small_env
+from tests.conftest import simulation
 
 
 @pytest.mark.parametrize("name", sorted(agents.REGISTRY))
@@ -56,31 +53,6 @@ def test_random_slates_are_uniform_over_items_and_positions():
         expected = users / n_items
         chi2 = np.sum((counts - expected) ** 2 / expected)
         assert chi2 < 27.9  # 99.9% quantile of chi-square with 9 degrees of freedom
-
-
-def test_popularity_shows_most_clicked_first_and_breaks_ties_at_random():
-    env, env_params = small_env()
-    agent, params = agents.REGISTRY["popularity"][1](agents.REGISTRY["popularity"][0](), env.spec)
-    clicks = jnp.zeros(env.spec.n_items, jnp.int32).at[jnp.array([7, 3])].set(jnp.array([5, 9]))
-    state = PopularityState(clicks=clicks)
-    obs = env.observe(jax.random.key(0), env.init(jax.random.key(0), env_params), env_params)
-    third = set()
-    for seed in range(30):
-        slates, _info = agent.act(jax.random.key(seed), state, obs, params)
-        slates = np.asarray(slates)
-        assert np.all(slates[:, 0] == 3) and np.all(slates[:, 1] == 7)
-        third.add(int(slates[0, 2]))
-    assert len(third) > 5  # the 28 tied items take the third slot at random
-
-
-def test_popularity_counts_the_clicks_it_observes():
-    env, _ = small_env()
-    agent, params = agents.REGISTRY["popularity"][1](agents.REGISTRY["popularity"][0](), env.spec)
-    state = agent.init(jax.random.key(0), params)
-    slates = jnp.array([[0, 1, 2], [2, 1, 0]] + [[3, 4, 5]] * 6)
-    clicks = jnp.array([[1, 0, 1], [1, 1, 0]] + [[0, 0, 0]] * 6)
-    state = agent.update(None, state, None, slates, Feedback(clicks=clicks), params)
-    np.testing.assert_array_equal(state.clicks[:6], [1, 1, 2, 0, 0, 0])
 
 
 def test_baselines_are_exactly_the_agents_that_do_not_explore():
