@@ -1,4 +1,4 @@
-"""LinUCB / LinTS: the ridge posterior against hand-computed solutions."""
+"""LinUCB / LinTS: the ridge posterior against hand-computed and float64 solutions."""
 
 import chex
 import jax
@@ -7,18 +7,27 @@ import numpy as np
 
 from agents import exploration as explorations
 from agents import linear
+from envs.latent import LatentConfig, make
+from recsim import keys as keylib
 from recsim.types import Feedback
 from tests.conftest import at_step, small_env
 
 
-def build(exploration="ucb", **config):
-    env, env_params = small_env()
+def build(exploration="ucb", env=None, **config):
+    env, env_params = env or small_env()
     strategy_class, strategy_make = explorations.REGISTRY[exploration]
     agent, params = linear.make(
         linear.LinearConfig(**config), env.spec, strategy_make(strategy_class())
     )
     state = env.init(jax.random.key(0), env_params)
     return agent, params, env, env_params, state
+
+
+def float64_ridge(precision, target, z, ridge_scale):
+    """Textbook ridge posterior in float64: mean θᵀz and std v·sqrt(zᵀA⁻¹z), [U, N] each."""
+    covariance = np.linalg.inv(precision)
+    theta = np.einsum("nde,ne->nd", covariance, target)
+    return z @ theta.T, ridge_scale * np.sqrt(np.einsum("ud,nde,ue->un", z, covariance, z))
 
 
 def test_sherman_morrison_matches_the_direct_inverse():
@@ -29,21 +38,53 @@ def test_sherman_morrison_matches_the_direct_inverse():
     np.testing.assert_allclose(updated, np.linalg.inv(precision + np.outer(z, z)), rtol=1e-4)
 
 
-def test_contexts_are_user_features_and_position_one_hot():
+def test_two_sum_returns_the_rounding_error_exactly():
+    high, low = linear.two_sum(jnp.float32(1.0), jnp.float32(2.0**-30))
+    assert float(high) == 1.0 and float(low) == 2.0**-30  # 1 + 2⁻³⁰ rounds to 1 in float32
+    high, low = linear.two_sum(jnp.float32(3.0), jnp.float32(0.5))
+    assert float(high) == 3.5 and float(low) == 0.0
+
+
+def test_newton_step_squares_the_residual_of_the_inverse():
+    a = np.asarray(jax.random.normal(jax.random.key(0), (2, 5, 5)), np.float64)
+    precision = a @ np.swapaxes(a, 1, 2) + 5 * np.eye(5)
+    exact = np.linalg.inv(precision)
+    rough = 1.001 * exact  # residual I − A X = −0.001 I
+    state = linear.LinearState(
+        precision=jnp.asarray(precision, jnp.float32),
+        precision_low=jnp.zeros((2, 5, 5)),
+        covariance=jnp.asarray(rough, jnp.float32),
+        target=jnp.zeros((2, 5)),
+        target_low=jnp.zeros((2, 5)),
+        counts=jnp.ones(2, jnp.int32),
+    )
+    residual = lambda x: np.abs(np.eye(5) - precision @ np.asarray(x, np.float64)).max()  # noqa: E731
+    assert residual(rough) > 1e-4
+    assert residual(linear.newton_step(state)) < 1e-5
+
+
+def test_contexts_are_user_features_and_position_one_hot_without_position_0():
     z = linear.contexts(jnp.array([[2.0, 3.0]]), 3)
-    np.testing.assert_array_equal(z[0], [[2, 3, 1, 0, 0], [2, 3, 0, 1, 0], [2, 3, 0, 0, 1]])
+    np.testing.assert_array_equal(z[0], [[2, 3, 0, 0], [2, 3, 1, 0], [2, 3, 0, 1]])
+
+
+def test_latent_user_features_end_with_the_group_one_hot_that_carries_the_intercept():
+    """The reason position 0 has no column: x_u's last G entries already sum to 1."""
+    agent, params, env, env_params, world = build()
+    obs = env.observe(jax.random.key(1), world, env_params)
+    groups = np.asarray(obs.user_features[:, -env.spec.n_groups :])
+    np.testing.assert_array_equal(groups, np.eye(env.spec.n_groups)[np.asarray(obs.user_groups)])
 
 
 def test_updates_match_the_hand_computed_ridge_solution():
-    agent, params, env, env_params, world = build(ridge=2.0, refresh_every=10_000)
+    agent, params, env, env_params, world = build(ridge=2.0)
     state = agent.init(jax.random.key(0), params)
     update = jax.jit(agent.update)
-    k, d = agent.spec.slate_size, agent.dim
-    precision = np.tile(2.0 * np.eye(d), (agent.spec.n_items, 1, 1))
-    target = np.zeros((agent.spec.n_items, d))
+    k, d, n = agent.spec.slate_size, agent.dim, agent.spec.n_items
+    precision, target = np.tile(2.0 * np.eye(d), (n, 1, 1)), np.zeros((n, d))
     for step in range(12):
         obs = at_step(env.observe(jax.random.key(step), world, env_params), step)
-        slates = jax.random.permutation(jax.random.key(100 + step), agent.spec.n_items)[:k]
+        slates = jax.random.permutation(jax.random.key(100 + step), n)[:k]
         slates = jnp.tile(slates, (obs.user_ids.shape[0], 1))  # every user: the same items
         clicks = jax.random.bernoulli(jax.random.key(200 + step), 0.4, slates.shape).astype(int)
         state = update(None, state, obs, slates, Feedback(clicks=clicks), params)
@@ -53,30 +94,112 @@ def test_updates_match_the_hand_computed_ridge_solution():
                 i = int(slates[u, j])
                 precision[i] += np.outer(z[u, j], z[u, j])
                 target[i] += float(clicks[u, j]) * z[u, j]
-    np.testing.assert_allclose(state.precision, precision, rtol=1e-5, atol=1e-4)
-    np.testing.assert_allclose(state.target, target, rtol=1e-5, atol=1e-5)
-    covariance = np.linalg.inv(precision)
-    np.testing.assert_allclose(state.covariance, covariance, rtol=2e-3, atol=2e-4)
-    theta = np.einsum("nde,ne->nd", covariance, target)
+    # float32 rounds each product z zᵀ (by 6e-8 relative); the sums add no more error.
+    np.testing.assert_allclose(state.precision + state.precision_low, precision, rtol=1e-6,
+                               atol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(state.target + state.target_low, target, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(state.covariance, np.linalg.inv(precision), rtol=1e-4, atol=1e-6)
     obs = at_step(env.observe(jax.random.key(99), world, env_params), 12)
-    scores = agent.scores(jax.random.key(5), state, obs, params)
+    agent_mean, agent_std = agent.posterior(state, obs, params)
     z0 = np.asarray(linear.contexts(obs.user_features, k))[:, 0]
-    np.testing.assert_allclose(scores.mean, z0 @ theta.T, rtol=1e-3, atol=1e-3)
-    std = 0.5 * np.sqrt(np.einsum("ud,nde,ue->un", z0, covariance, z0))
-    np.testing.assert_allclose(scores.std, std, rtol=1e-3, atol=1e-4)
+    mean, std = float64_ridge(precision, target, z0, 0.5)
+    assert 0 < np.sum(state.counts > 0) < n  # seen and unseen items
+    np.testing.assert_allclose(agent_mean, mean, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(agent_std, std, rtol=1e-5)
 
 
-def test_refresh_recomputes_the_inverse_exactly():
-    agent, params, env, env_params, world = build(refresh_every=2)
+def test_posterior_matches_float64_ridge_over_2000_steps_of_the_default_world():
+    """The agent plays LinUCB on the default world; every 250 steps its posterior (the scores
+    before the tie-break offsets, tested below) is compared with a float64 textbook ridge
+    regression on the same (context, item, click) stream.
+
+    Error measures: mean — max |Δ| / max |mean| over users × items (the scores are compared
+    across items to rank them, so the error that matters is relative to their scale; near-0
+    means would make an entrywise ratio meaningless); std — max entrywise |Δ| / std (std is
+    bounded away from 0: at least v·‖z‖ / sqrt(λ_max(A))). Both reach ~1e-5 (κ(A) ≤ ~2·10⁴);
+    float32 Sherman–Morrison with a refresh every 500 steps was off by up to 1e-2 on the mean.
+    """
+    env, env_params = make(LatentConfig())
+    agent, params, *_ = build(env=(env, env_params))
+    sim_keys = keylib.simulation_keys(jax.random.key(0), 0)
+    k, n, chunk = env.spec.slate_size, env.spec.n_items, 250
+
+    def observe(world, t):
+        return env.observe(keylib.at_step(sim_keys.users, t), world, env_params).replace(step=t)
+
+    def one_step(carry, t):
+        world, state = carry
+        obs = observe(world, t)
+        act_key, update_key = jax.random.split(keylib.at_step(sim_keys.agent, t))
+        slates, _ = agent.act(act_key, state, obs, params)
+        world, feedback = env.step(keylib.at_step(sim_keys.clicks, t), world, obs, slates,
+                                   env_params)  # fmt: skip
+        state = agent.update(update_key, state, obs, slates, feedback, params)
+        return (world, state), (obs.user_features, slates, feedback.clicks)
+
+    run_chunk = jax.jit(
+        lambda carry, t0: jax.lax.scan(one_step, carry, t0 + jnp.arange(chunk, dtype=jnp.int32))
+    )
+    carry = (env.init(sim_keys.world, env_params), agent.init(sim_keys.agent_init, params))
+    precision, target = np.tile(np.eye(agent.dim), (n, 1, 1)), np.zeros((n, agent.dim))
+    for start in range(0, 2000, chunk):
+        carry, (features, slates, clicks) = run_chunk(carry, jnp.int32(start))
+        z = np.asarray(linear.contexts(features.reshape(-1, features.shape[-1]), k), np.float64)
+        z, items = z.reshape(-1, agent.dim), np.asarray(slates).reshape(-1)
+        clicks = np.asarray(clicks, np.float64).reshape(-1)
+        for i in np.unique(items):
+            rows = items == i
+            precision[i] += z[rows].T @ z[rows]
+            target[i] += z[rows].T @ clicks[rows]
+        obs = observe(carry[0], jnp.int32(start + chunk))
+        agent_mean, agent_std = agent.posterior(carry[1], obs, params)
+        z0 = np.asarray(linear.contexts(obs.user_features, k), np.float64)[:, 0]
+        mean, std = float64_ridge(precision, target, z0, 0.5)
+        mean_error = np.abs(agent_mean - mean).max() / np.abs(mean).max()
+        std_error = np.max(np.abs(agent_std - std) / std)
+        assert mean_error < 1e-4 and std_error < 1e-4, (start + chunk, mean_error, std_error)
+
+
+def test_ties_are_broken_by_random_offsets_the_same_way_in_every_program():
+    """At the default sizes, per-item arithmetic gave the (equal) prior std of items 128..199
+    one ulp more than that of items 0..127, for some users, in some compiled programs: so
+    `loop.run` and `loop.rollout` ranked the unseen items differently (issue 10, item 2)."""
+    env, env_params = make(LatentConfig())
+    agent, params, *_ = build("greedy", env=(env, env_params))
+    world = env.init(jax.random.key(0), env_params)
+    obs = at_step(env.observe(jax.random.key(0), world, env_params), 0)
     state = agent.init(jax.random.key(0), params)
-    k = agent.spec.slate_size
-    obs = env.observe(jax.random.key(0), world, env_params)
-    slates = jnp.tile(jnp.arange(k), (obs.user_ids.shape[0], 1))
-    feedback = Feedback(clicks=jnp.ones(slates.shape, int))
-    state = agent.update(None, state, at_step(obs, 1), slates, feedback, params)
-    product = np.einsum("nde,nef->ndf", state.precision, state.covariance)
-    np.testing.assert_allclose(product, np.broadcast_to(np.eye(agent.dim), product.shape),
-                               atol=1e-4)  # fmt: skip
+    n = agent.spec.n_items
+
+    def both(key, obs):
+        return agent.posterior(state, obs, params), agent.scores(key, state, obs, params)
+
+    one_sim = jax.tree.map(lambda x: x[None], obs)  # as `loop.run` sees it: vmapped
+    batched = jax.jit(jax.vmap(both))(jax.random.key(1)[None], one_sim)
+    for (mean, std), scores in (jax.jit(both)(jax.random.key(1), obs),
+                                jax.tree.map(lambda x: x[0], batched)):  # fmt: skip
+        assert np.all(mean == 0) and np.all(std == std[:, :1])  # the prior, bit for bit
+        offsets = np.asarray(scores.mean - mean) / linear.TIE_BREAK_STEP
+        np.testing.assert_array_equal(np.sort(offsets, axis=1), np.tile(np.arange(n), (32, 1)))
+        np.testing.assert_array_equal(scores.std - std, scores.mean - mean)
+    slates, _ = jax.jit(agent.act)(jax.random.key(2), state, obs, params)
+    assert len(np.unique(np.asarray(slates))) > 80  # random unseen items, not ids 0..k-1
+
+
+def test_act_scores_a_recycled_id_by_the_prior_before_update_forgets_it():
+    agent, params, env, env_params, world = build("greedy")
+    state = agent.init(jax.random.key(0), params)
+    groups = slice(agent.spec.user_feature_dim - agent.spec.n_groups, agent.spec.user_feature_dim)
+    state = state.replace(
+        target=state.target.at[:, groups].set(5.0), counts=jnp.ones_like(state.counts)
+    )  # every item: θ̂ = b, a mean of 5 through the group one-hot
+    obs = at_step(env.observe(jax.random.key(0), world, env_params), 3)
+    obs = obs.replace(item_age=obs.item_age.at[7].set(0))  # id 7 got a new item
+    _, info = agent.act(jax.random.key(1), state, obs, params)
+    prior_std = 0.5 * np.linalg.norm(obs.user_features, axis=1)
+    tie_breaks = agent.spec.n_items * linear.TIE_BREAK_STEP  # offsets stay below N·δ
+    np.testing.assert_allclose(info.uncertainty[:, 7], prior_std, rtol=1e-6, atol=tie_breaks)
+    assert np.all(info.scores[:, 7] < 1e-3) and np.all(info.scores[:, 6] > 0.5)
 
 
 def test_thompson_sample_has_the_posterior_spread():
@@ -88,14 +211,16 @@ def test_thompson_sample_has_the_posterior_spread():
     )
     scores = agent.scores(jax.random.key(2), state, obs, params)
     n = draws.shape[0]
-    # Sampling error of the mean of n draws is std / sqrt(n): allow 5 of those, per entry.
-    assert np.all(np.abs(draws.mean(0) - scores.mean) < 5 * scores.std / np.sqrt(n))
+    # Sampling error of the mean of n draws is std / sqrt(n): allow 5 of those, per entry
+    # (the draws carry the random tie-break offsets of their own keys, below N·δ).
+    tie_breaks = agent.spec.n_items * linear.TIE_BREAK_STEP
+    assert np.all(np.abs(draws.mean(0) - scores.mean) < 5 * scores.std / np.sqrt(n) + tie_breaks)
     np.testing.assert_allclose(draws.std(0), scores.std, rtol=0.1)
 
 
 def test_linucb_learns_a_clear_preference():
     """Item 0 is always clicked and item 1 never: after feedback, 0 ranks above 1."""
-    agent, params, env, env_params, world = build(refresh_every=10_000)
+    agent, params, env, env_params, world = build()
     state = agent.init(jax.random.key(0), params)
     update = jax.jit(agent.update)
     for step in range(20):

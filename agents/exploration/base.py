@@ -51,7 +51,12 @@ class NoParams:
 
 
 def top_k(values: jax.Array, k: int) -> jax.Array:
-    """Indices [U, k] of the k largest values of each row, largest first."""
+    """Indices [U, k] of the k largest values of each row, largest first.
+
+    Exact ties go to the lower index (`lax.top_k`), the same in every program. Values equal
+    in exact arithmetic but computed apart may differ in the last bits, and differently in
+    differently compiled programs (`loop.run` vs `loop.rollout`): a model whose scores tie
+    by construction breaks its ties itself (e.g. `agents.linear`'s random offsets)."""
     return jax.lax.top_k(values, k)[1]
 
 
