@@ -181,8 +181,10 @@ def average_ranks(values: jax.Array) -> jax.Array:
     sorted_ranks = 0.5 * (first + last).astype(jnp.float32)
     flat_order = order.reshape(-1, n)  # scatter back: rank of item order[r] is sorted_ranks[r]
     rows = jnp.arange(flat_order.shape[0])[:, None]
-    ranks = jnp.zeros_like(flat_order, jnp.float32).at[rows, flat_order].set(
-        sorted_ranks.reshape(-1, n), unique_indices=True
+    ranks = (
+        jnp.zeros_like(flat_order, jnp.float32)
+        .at[rows, flat_order]
+        .set(sorted_ranks.reshape(-1, n), unique_indices=True)
     )
     return ranks.reshape(values.shape)
 

@@ -46,14 +46,6 @@ def test_chunking_does_not_change_the_trajectory():
     np.testing.assert_array_equal(whole.rows["clicks"], pieces.rows["clicks"])
 
 
-def test_rollout_replays_the_same_trajectory_as_run():
-    sim, params = simulation("popularity", log_every=5, windows_per_chunk=2)
-    result = loop.run(sim, params, master_seed=3, seeds=[4], steps=20)
-    _, transitions = loop.rollout(sim, params, master_seed=3, seed=4, steps=20)
-    clicks_per_window = np.asarray(transitions.feedback.clicks).reshape(4, -1).sum(axis=1)
-    np.testing.assert_array_equal(clicks_per_window, result.rows["clicks"][0])
-
-
 def test_common_random_numbers_across_agents(static_world):
     """Same seed: same world, same arriving users, same click noise for different agents."""
     steps = 200

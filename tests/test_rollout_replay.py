@@ -68,9 +68,10 @@ def test_rollout_replays_run_for_every_agent(agent):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy", sorted(explorations.REGISTRY))
-@pytest.mark.parametrize("agent", ["neural", "linucb"])
-def test_rollout_replays_run_for_every_exploration_strategy(agent, strategy):
-    assert_same_trajectory(*explorer(agent, strategy))
+def test_rollout_replays_run_for_every_exploration_strategy(strategy):
+    """With LinUCB, whose prior scores tie exactly (the neural agent's random initialisation
+    leaves no exact ties; its default strategy is covered above)."""
+    assert_same_trajectory(*explorer("linucb", strategy))
 
 
 @pytest.mark.slow
