@@ -40,7 +40,7 @@ LABELS = {
     "explore_fraction": "explored share of slots",
     "prediction_mae": "prediction MAE (mean |p̂ − a| over items)",
     "preference_spearman": "preference recovery (Spearman ρ)",
-    "preference_ndcg": "preference recovery (NDCG of full ranking)",
+    "greedy_ndcg": "NDCG@k of the model's own greedy top-k",
 }
 FAMILIES = {
     "accuracy": ("expected_ctr", "cum_regret"),
@@ -50,7 +50,7 @@ FAMILIES = {
     "cold_start": ("new_item_exposure", "new_item_recall"),
     "engagement": ("churn_rate", "user_lifetime"),
     "homogenisation": ("user_homogeneity", "consumption_overlap"),
-    "model": ("preference_spearman", "prediction_mae"),
+    "model": ("preference_spearman", "greedy_ndcg"),
 }
 TRADEOFF_X = ("ild", "novelty", "exposure_gini")
 

@@ -31,11 +31,11 @@ METRIC_NAMES = (
     "explore_fraction",
     "prediction_mae",
     "preference_spearman",
-    "preference_ndcg",
+    "greedy_ndcg",
 )
 """Every metric column of `metrics.parquet`, in table order."""
 
-MODEL_METRICS = ("prediction_mae", "preference_spearman", "preference_ndcg")
+MODEL_METRICS = ("prediction_mae", "preference_spearman", "greedy_ndcg")
 """Metrics of the agent's model of the users: they need predicted click probabilities
 (`Agent.predicts_clicks`), NaN for agents without any."""
 
@@ -203,16 +203,16 @@ def spearman(predicted: jax.Array, truth: jax.Array) -> jax.Array:
     return jnp.where(norm > 0, jnp.sum(centred_p * centred_t, axis=-1) / safe_norm, 0.0)
 
 
-def ranking_ndcg(predicted: jax.Array, gains: jax.Array) -> jax.Array:
-    """NDCG of the full ranking of all n items by `predicted` (descending, ties by lower
-    index), with `gains` as relevance: `DCG(gains in predicted order) / DCG(gains sorted)`.
+def ranking_ndcg(predicted: jax.Array, gains: jax.Array, k: int) -> jax.Array:
+    """NDCG@k of the ranking by `predicted` (descending, ties by lower index), with `gains`
+    as relevance: `DCG(gains of the top-k by predicted) / DCG(top-k of gains, sorted)`.
 
-    [..., n] x [..., n] -> [...]; 1 for a perfect ranking, 0 when every gain is 0.
+    [..., n] x [..., n] -> [...]; 1 when the predicted top-k is the true top-k in order, 0
+    when every gain is 0. With k = n it scores the full ranking.
     """
     gains = jnp.asarray(gains, dtype=jnp.float32)
-    order = jnp.argsort(-jnp.asarray(predicted, dtype=jnp.float32), axis=-1, stable=True)
-    ranked = jnp.take_along_axis(gains, order, axis=-1)
-    return ndcg_from_ideal(ranked, -jnp.sort(-gains, axis=-1))
+    order = jax.lax.top_k(jnp.asarray(predicted, dtype=jnp.float32), k)[1]
+    return ndcg_from_ideal(jnp.take_along_axis(gains, order, axis=-1), jax.lax.top_k(gains, k)[0])
 
 
 def spread(values: jax.Array, valid: jax.Array) -> jax.Array:

@@ -51,7 +51,7 @@ class WindowSums(NamedTuple):
     model_visits: jax.Array  # [] int32: visits at which the model metrics were evaluated
     prediction_mae: jax.Array  # [] float32: Σ over visits of mean |predicted − true| over items
     preference_spearman: jax.Array  # [] float32: Σ over visits of rank corr(predicted, true)
-    preference_ndcg: jax.Array  # [] float32: Σ over visits of NDCG of the predicted ranking
+    greedy_ndcg: jax.Array  # [] float32: Σ over visits of NDCG@k of the predicted top-k
     new_impressions: jax.Array  # [] int32: shown slots holding a new item
     departures: jax.Array  # [] int32: visits after which the user left
 
@@ -96,7 +96,7 @@ def init_window(n_groups: int, n_sims: int | None = None) -> WindowSums:
         model_visits=zero_i,
         prediction_mae=zero_f,
         preference_spearman=zero_f,
-        preference_ndcg=zero_f,
+        greedy_ndcg=zero_f,
         new_impressions=zero_i,
         departures=zero_i,
     )
@@ -162,7 +162,7 @@ def accumulate(
     if evaluate_model is not False:
         window = jax.lax.cond(
             evaluate_model,
-            lambda w: w._replace(**_model_sums(w, tr.info.scores, truth.attraction)),
+            lambda w: w._replace(**_model_sums(w, tr.info.scores, truth.attraction, k)),
             lambda w: w,
             window,
         )
@@ -179,7 +179,7 @@ def accumulate(
     return totals, window
 
 
-def _model_sums(window: WindowSums, predicted, attraction) -> dict[str, jax.Array]:
+def _model_sums(window: WindowSums, predicted, attraction, slate_size: int) -> dict[str, jax.Array]:
     """The window sums of `metrics.MODEL_METRICS` after one step ([U, N] inputs)."""
     return dict(
         model_visits=window.model_visits + predicted.shape[0],
@@ -187,8 +187,8 @@ def _model_sums(window: WindowSums, predicted, attraction) -> dict[str, jax.Arra
         + jnp.sum(jnp.mean(jnp.abs(predicted - attraction), axis=1)),
         preference_spearman=window.preference_spearman
         + jnp.sum(metrics.spearman(predicted, attraction)),
-        preference_ndcg=window.preference_ndcg
-        + jnp.sum(metrics.ranking_ndcg(predicted, attraction)),
+        greedy_ndcg=window.greedy_ndcg
+        + jnp.sum(metrics.ranking_ndcg(predicted, attraction, slate_size)),
     )
 
 
@@ -252,7 +252,7 @@ def row(
         "explore_fraction": window.explored / impressions.astype(jnp.float32),
         "prediction_mae": window.prediction_mae / model_visits,
         "preference_spearman": window.preference_spearman / model_visits,
-        "preference_ndcg": window.preference_ndcg / model_visits,
+        "greedy_ndcg": window.greedy_ndcg / model_visits,
     }
     values = {name: values[name].astype(jnp.float32) for name in metrics.METRIC_NAMES}
     values["clicks"] = window.clicks

@@ -33,7 +33,7 @@ def test_oracle_has_zero_regret_and_perfect_precision():
     assert np.all(rows["excess_group_gap"] == 0.0)
     assert np.all(rows["prediction_mae"] == 0.0)
     np.testing.assert_allclose(rows["preference_spearman"], 1.0, rtol=1e-6)
-    np.testing.assert_allclose(rows["preference_ndcg"], 1.0, rtol=1e-6)
+    np.testing.assert_allclose(rows["greedy_ndcg"], 1.0, rtol=1e-6)
 
 
 def test_oracle_beats_popularity_beats_random():
