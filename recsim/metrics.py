@@ -157,10 +157,16 @@ def precision_at_k(gains_shown: jax.Array, gains_all: jax.Array) -> jax.Array:
     Returns:
       [...] precision in [0, 1].
     """
+    k = jnp.shape(gains_shown)[-1]
+    return precision_from_ideal(
+        gains_shown, jax.lax.top_k(jnp.asarray(gains_all, jnp.float32), k)[0]
+    )
+
+
+def precision_from_ideal(gains_shown: jax.Array, ideal_gains: jax.Array) -> jax.Array:
+    """`precision_at_k` given the top-k gains sorted descending ([..., k] each)."""
     gains_shown = jnp.asarray(gains_shown, dtype=jnp.float32)
-    k = gains_shown.shape[-1]
-    kth_best = jax.lax.top_k(jnp.asarray(gains_all, dtype=jnp.float32), k)[0][..., -1:]
-    return jnp.mean((gains_shown >= kth_best).astype(jnp.float32), axis=-1)
+    return jnp.mean((gains_shown >= ideal_gains[..., -1:]).astype(jnp.float32), axis=-1)
 
 
 def average_ranks(values: jax.Array) -> jax.Array:

@@ -141,15 +141,15 @@ def accumulate(
     new_best = is_new[truth.best_slates]  # [U, k]
     best_shown = metrics.shown_in(truth.best_slates, slates)  # [U, k]
     shown_attraction = jnp.take_along_axis(truth.attraction, slates, axis=1)  # [U, k]
+    ideal = jax.lax.top_k(truth.attraction, k)[0]  # [U, k] true top-k attraction, one top_k
 
     window = window._replace(
         visits=window.visits + users,
         clicks=window.clicks + jnp.sum(user_clicks),
         expected_clicks=window.expected_clicks + jnp.sum(shown_value),
         regret=window.regret + jnp.sum(regret),
-        precision=window.precision
-        + jnp.sum(metrics.precision_at_k(shown_attraction, truth.attraction)),
-        ndcg=window.ndcg + jnp.sum(metrics.ndcg(shown_attraction, truth.attraction, k)),
+        precision=window.precision + jnp.sum(metrics.precision_from_ideal(shown_attraction, ideal)),
+        ndcg=window.ndcg + jnp.sum(metrics.ndcg_from_ideal(shown_attraction, ideal)),
         ild=window.ild + jnp.sum(metrics.intra_list_diversity(obs.item_features[slates])),
         novelty=window.novelty + jnp.sum(metrics.self_information(novelty_reference, slates)),
         group_visits=window.group_visits + jnp.sum(group_one_hot, axis=0),
