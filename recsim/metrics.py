@@ -164,7 +164,8 @@ def precision_at_k(gains_shown: jax.Array, gains_all: jax.Array) -> jax.Array:
 
 
 def precision_from_ideal(gains_shown: jax.Array, ideal_gains: jax.Array) -> jax.Array:
-    """`precision_at_k` given the top-k gains sorted descending ([..., k] each)."""
+    """`precision_at_k` given the top gains sorted descending ([..., k] and [..., >=1]); only
+    the last of `ideal_gains` (the k-th best) is used."""
     gains_shown = jnp.asarray(gains_shown, dtype=jnp.float32)
     return jnp.mean((gains_shown >= ideal_gains[..., -1:]).astype(jnp.float32), axis=-1)
 

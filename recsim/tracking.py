@@ -141,14 +141,19 @@ def accumulate(
     new_best = is_new[truth.best_slates]  # [U, k]
     best_shown = metrics.shown_in(truth.best_slates, slates)  # [U, k]
     shown_attraction = jnp.take_along_axis(truth.attraction, slates, axis=1)  # [U, k]
-    ideal = jax.lax.top_k(truth.attraction, k)[0]  # [U, k] true top-k attraction, one top_k
+    ideal = jax.lax.top_k(truth.attraction, k)[0]  # [U, k] true top-k attraction
+    # The k-th best attraction, from the best slate (the top-k by attraction under every
+    # response model): reusing `ideal` here made XLA:CPU 2.5x slower per step at N = 1000.
+    best_attraction = jnp.take_along_axis(truth.attraction, truth.best_slates, axis=1)
+    kth_best = jnp.min(best_attraction, axis=1, keepdims=True)  # [U, 1]
 
     window = window._replace(
         visits=window.visits + users,
         clicks=window.clicks + jnp.sum(user_clicks),
         expected_clicks=window.expected_clicks + jnp.sum(shown_value),
         regret=window.regret + jnp.sum(regret),
-        precision=window.precision + jnp.sum(metrics.precision_from_ideal(shown_attraction, ideal)),
+        precision=window.precision
+        + jnp.sum(metrics.precision_from_ideal(shown_attraction, kth_best)),
         ndcg=window.ndcg + jnp.sum(metrics.ndcg_from_ideal(shown_attraction, ideal)),
         ild=window.ild + jnp.sum(metrics.intra_list_diversity(obs.item_features[slates])),
         novelty=window.novelty + jnp.sum(metrics.self_information(novelty_reference, slates)),
