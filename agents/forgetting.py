@@ -9,7 +9,7 @@ for that step's decision (transiently) and in `update` for good.
 import jax
 import jax.numpy as jnp
 
-from recsim.types import Observation
+from recsim.core.types import Observation
 
 
 def fresh_items(obs: Observation, n_items: int) -> jax.Array:

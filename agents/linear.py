@@ -56,8 +56,8 @@ from flax import struct
 
 from agents import forgetting
 from agents.exploration import Exploration, Scores
-from recsim.types import ActInfo, EnvSpec, Feedback, Observation
-from recsim.validation import check_real
+from recsim.core.types import ActInfo, EnvSpec, Feedback, Observation
+from recsim.core.validation import check_real
 
 TIE_BREAK_STEP = 2.0**-18  # δ: spacing of the tie-break offsets (≈ 3.8e-6)
 HIGHEST = jax.lax.Precision.HIGHEST  # no reduced-precision (TF32 / bf16) passes on GPU / TPU

@@ -27,8 +27,8 @@ from flax import struct
 from agents import forgetting, replay
 from agents.exploration import Exploration, Scores
 from agents.networks import ClickNet
-from recsim.types import ActInfo, EnvSpec, Feedback, Observation
-from recsim.validation import ConfigError, check_int, check_real
+from recsim.core.types import ActInfo, EnvSpec, Feedback, Observation
+from recsim.core.validation import ConfigError, check_int, check_real
 
 NETWORKS = ("two_tower", "mlp")
 UNCERTAINTY = ("ensemble", "dropout")

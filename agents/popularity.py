@@ -41,8 +41,8 @@ import jax.numpy as jnp
 from flax import struct
 
 from agents import forgetting
-from recsim.types import ActInfo, EnvSpec, Observation
-from recsim.validation import check_real
+from recsim.core.types import ActInfo, EnvSpec, Observation
+from recsim.core.validation import check_real
 
 
 @dataclasses.dataclass

@@ -6,7 +6,7 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 
-from recsim.types import ActInfo, EnvSpec, Observation
+from recsim.core.types import ActInfo, EnvSpec, Observation
 
 
 @dataclasses.dataclass

@@ -17,7 +17,7 @@ from envs.dynamics import boredom, drift, item_churn, patience
 from envs.latent_config import LatentConfig
 from envs.response import REGISTRY as RESPONSE_MODELS
 from envs.response.base import ResponseModel, gather
-from recsim.types import EnvSpec, Feedback, Observation, Truth
+from recsim.core.types import EnvSpec, Feedback, Observation, Truth
 
 
 @struct.dataclass

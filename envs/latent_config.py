@@ -3,7 +3,7 @@
 import dataclasses
 
 from envs.response import REGISTRY as RESPONSE_MODELS
-from recsim.validation import ConfigError, check_int, check_real
+from recsim.core.validation import ConfigError, check_int, check_real
 
 CLICK_MODELS = tuple(RESPONSE_MODELS)
 

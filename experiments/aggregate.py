@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 import agents
-from recsim import figures, sweep
+from recsim import figures
+from recsim.runs import sweep
 
 
 def legend_column(frame: pd.DataFrame, summary: pd.DataFrame) -> str:

@@ -29,7 +29,8 @@ from agents import neural
 from agents.exploration import epsilon_greedy
 from envs import latent
 from experiments import reference_numpy as ref
-from recsim import loop, results
+from recsim.core import loop
+from recsim.runs import results
 
 MAX_USERS_IN_FLIGHT = {"cpu": 16_384, "gpu": 1 << 21, "tpu": 1 << 21}
 

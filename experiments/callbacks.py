@@ -14,8 +14,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
-from recsim import sweep
-from recsim.validation import ConfigError
+from recsim.core.validation import ConfigError
+from recsim.runs import sweep
 
 
 def expand_sweep(overrides: list[str]) -> list[list[str]]:

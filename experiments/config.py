@@ -16,9 +16,9 @@ import agents
 import envs
 from agents import exploration as explorations
 from experiments import grid as gridlib
-from recsim import loop
-from recsim.experiment import Experiment
-from recsim.validation import ConfigError, check_int
+from recsim.core import loop
+from recsim.core.validation import ConfigError, check_int
+from recsim.runs.experiment import Experiment
 
 
 @dataclasses.dataclass

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import agents
 import envs
 from agents import exploration as explorations
-from recsim.validation import ConfigError
+from recsim.core.validation import ConfigError
 
 REGISTRIES = {"env": envs.REGISTRY, "agent": agents.REGISTRY, "exploration": explorations.REGISTRY}
 

@@ -20,9 +20,9 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from experiments.config import build_experiment, enable_compilation_cache, register_configs
-from recsim import jobs, results, sweep
-from recsim.experiment import format_summary, run_and_write
-from recsim.validation import ConfigError
+from recsim.core.validation import ConfigError
+from recsim.runs import jobs, results, sweep
+from recsim.runs.experiment import format_summary, run_and_write
 
 register_configs()
 # JAX logs at INFO that it found no TPU; keep that out of every run's and sweep's console.

@@ -20,8 +20,8 @@ from hydra import compose, initialize_config_dir
 
 import agents
 from experiments.config import build_experiment, register_configs
-from recsim import loop
-from recsim.plotting import mean_and_ci
+from recsim.core import loop
+from recsim.runs.stats import mean_and_ci
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 METRICS = ("expected_ctr", "cum_regret")

@@ -7,7 +7,7 @@ import pytest
 import agents
 from agents import exploration as explorations
 from envs.latent import LatentConfig, make
-from recsim import loop
+from recsim.core import loop
 
 SMALL_ENV = dict(
     n_items=30,

@@ -6,8 +6,8 @@ import pytest
 
 import agents
 from agents.random_slate import uniform_slates
-from recsim import keys as keylib
-from recsim import loop
+from recsim.core import keys as keylib
+from recsim.core import loop
 from tests.conftest import simulation
 
 

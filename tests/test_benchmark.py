@@ -29,7 +29,7 @@ def test_quick_benchmark_prints_the_table_and_writes_json(tmp_path):
 def test_benchmark_imports_without_hydra():
     code = (
         "import sys; sys.modules['hydra'] = None; sys.modules['omegaconf'] = None\n"
-        "import experiments.benchmark, recsim.loop, envs, agents\n"
+        "import experiments.benchmark, recsim.core.loop, envs, agents\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)  # fmt: skip

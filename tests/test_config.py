@@ -10,7 +10,7 @@ import agents
 import envs
 from agents import exploration as explorations
 from experiments.config import build_experiment, register_configs
-from recsim.validation import ConfigError
+from recsim.core.validation import ConfigError
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 register_configs()

@@ -10,7 +10,7 @@ import agents
 from agents import exploration as explorations
 from agents import forgetting, replay
 from envs.dynamics import item_churn, patience
-from recsim import loop
+from recsim.core import loop
 from tests.conftest import simulation, small_env
 
 

@@ -15,8 +15,8 @@ from agents.exploration.diversity import DiversityConfig
 from agents.exploration.epsilon_greedy import EpsilonGreedyConfig, epsilon_at
 from agents.exploration.ucb import UCBConfig
 from agents.exploration.uncertainty import UncertaintyConfig
-from recsim.metrics import intra_list_diversity
-from recsim.validation import ConfigError
+from recsim.core.metrics import intra_list_diversity
+from recsim.core.validation import ConfigError
 
 U, N, K, F = 64, 20, 5, 6
 STEP = jnp.int32(0)

@@ -7,8 +7,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from experiments.config import build_experiment, register_configs
-from recsim import loop
-from recsim.validation import ConfigError
+from recsim.core import loop
+from recsim.core.validation import ConfigError
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 SMALL = ["env.n_items=50", "env.n_users=200", "steps=60", "log_every=20", "seeds=2"]

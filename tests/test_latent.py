@@ -7,8 +7,8 @@ import pytest
 
 from envs.latent import LatentConfig, make
 from envs.response.pbm import examination
-from recsim import loop
-from recsim.validation import ConfigError
+from recsim.core import loop
+from recsim.core.validation import ConfigError
 from tests.conftest import simulation, small_env
 
 

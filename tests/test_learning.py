@@ -13,7 +13,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from experiments.config import build_experiment, register_configs
-from recsim import loop
+from recsim.core import loop
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 SEEDS = 6

@@ -8,8 +8,8 @@ import numpy as np
 from agents import exploration as explorations
 from agents import linear
 from envs.latent import LatentConfig, make
-from recsim import keys as keylib
-from recsim.types import Feedback
+from recsim.core import keys as keylib
+from recsim.core.types import Feedback
 from tests.conftest import at_step, small_env
 
 

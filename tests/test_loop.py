@@ -3,7 +3,7 @@
 import jax
 import numpy as np
 
-from recsim import loop
+from recsim.core import loop
 from tests.conftest import simulation
 
 

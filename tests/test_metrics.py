@@ -1,4 +1,4 @@
-"""Tests of `recsim.metrics` (hand-computed values and properties) and `recsim.tracking`."""
+"""Tests of `recsim.core.metrics` (hand values, properties) and `recsim.core.tracking`."""
 
 import math
 
@@ -12,8 +12,8 @@ from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose
 from scipy import stats
 
-from recsim import metrics, tracking
-from recsim.types import ActInfo, Feedback, Observation, Transition, Truth
+from recsim.core import metrics, tracking
+from recsim.core.types import ActInfo, Feedback, Observation, Transition, Truth
 
 RTOL = 1e-6
 D1 = 1.0 / math.log2(3.0)  # discount of position 1 (0-based): 1 / log2(1 + 2) ≈ 0.63093

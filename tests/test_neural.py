@@ -11,7 +11,7 @@ import pytest
 from agents import exploration as explorations
 from agents import neural, replay
 from agents.networks import ClickNet
-from recsim.types import Feedback
+from recsim.core.types import Feedback
 from tests.conftest import at_step, small_env
 
 

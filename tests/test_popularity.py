@@ -13,9 +13,9 @@ from agents.popularity import (
     click_rates,
     examination,
 )
-from recsim import loop
-from recsim.types import Feedback
-from recsim.validation import ConfigError
+from recsim.core import loop
+from recsim.core.types import Feedback
+from recsim.core.validation import ConfigError
 from tests.conftest import at_step, simulation, small_env
 
 

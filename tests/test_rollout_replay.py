@@ -13,7 +13,7 @@ import pytest
 import agents
 from agents import exploration as explorations
 from envs.latent import LatentConfig, make
-from recsim import loop
+from recsim.core import loop
 from tests.conftest import simulation, small_env
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from experiments.config import build_experiment
-from recsim import loop
-from recsim.plotting import mean_and_ci
+from recsim.core import loop
+from recsim.runs.stats import mean_and_ci
 from tests.test_config import composed
 
 pytestmark = pytest.mark.slow

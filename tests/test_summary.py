@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsim import sweep
-from recsim.metrics import METRIC_NAMES
+from recsim.core.metrics import METRIC_NAMES
+from recsim.runs import sweep
 
 
 def frame_of(config: str, steps: list[int], values: dict[int, list[float]]) -> pd.DataFrame:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsim.metrics import METRIC_NAMES
+from recsim.core.metrics import METRIC_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["steps=20", "log_every=10", "seeds=2", "env.n_items=30", "env.n_users=100"]
@@ -138,7 +138,7 @@ def test_epsilon_sweep_preset_is_one_compiled_grid(tmp_path):
 
 def test_simulations_shard_over_several_devices_with_identical_results(tmp_path):
     script = (
-        "import json, sys; from tests.conftest import simulation; from recsim import loop\n"
+        "import json, sys; from tests.conftest import simulation; from recsim.core import loop\n"
         "sim, params = simulation('neural')\n"
         "r = loop.run(sim, params, master_seed=0, seeds=range(4), steps=20)\n"
         "json.dump({'devices': r.devices, 'clicks': r.rows['clicks'].tolist(),"

@@ -11,7 +11,7 @@ import jax
 from flax import struct
 
 from agents.exploration.base import Exploration, config_to_params, explored_vs_greedy, top_k
-from recsim.validation import check_real
+from recsim.core.validation import check_real
 
 
 @dataclasses.dataclass

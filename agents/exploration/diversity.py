@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from agents.exploration.base import Exploration, config_to_params, explored_vs_greedy
-from recsim.validation import check_real
+from recsim.core.validation import check_real
 
 
 @dataclasses.dataclass

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from agents.exploration.base import Exploration, config_to_params, outside, top_k
-from recsim.validation import ConfigError, check_real
+from recsim.core.validation import ConfigError, check_real
 
 
 @dataclasses.dataclass

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from agents.exploration.base import Exploration, top_k
-from recsim.validation import check_int, check_real
+from recsim.core.validation import check_int, check_real
 
 
 @dataclasses.dataclass

@@ -69,8 +69,8 @@ class ActInfo:
 
 
 class Transition(NamedTuple):
-    """What happened in one step of one simulation (reduced by `recsim.tracking`; kept per step
-    only by `recsim.loop.rollout`, for inspection)."""
+    """What happened in one step of one simulation (reduced by `recsim.core.tracking`; kept per step
+    only by `recsim.core.loop.rollout`, for inspection)."""
 
     obs: Observation
     slates: jax.Array  # [U, k]

@@ -1,47 +1,22 @@
-"""Paper figures from a sweep's merged results (`sweep.parquet`, `summary.csv`).
+"""Paper figures from a sweep's merged results (`sweep.parquet`, `summary.csv`): the trade-off
+between accuracy and the other families, a metric against a grid knob, and the best
+configuration per metric.
 
 Used by the notebooks and by `python -m experiments.aggregate --figures`. Every figure gets
-labelled axes, one colour per configuration kept the same across figures (`palette`), and can
-be saved as PNG and PDF (`save`). Figures are made without pyplot (see `recsim.plotting`); in
-a notebook, `display(fig)` shows one.
+labelled axes and one colour per configuration kept the same across figures
+(`bands.palette`).
 """
 
 from collections.abc import Sequence
-from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from recsim.plotting import band_table, mean_and_ci
+from recsim.figures.bands import legend, palette
+from recsim.figures.labels import LABELS, label
+from recsim.runs.stats import mean_and_ci
 
-LABELS = {
-    "ctr": "CTR (clicks / impression)",
-    "expected_ctr": "expected CTR (click prob. / impression)",
-    "regret": "regret (expected clicks / visit)",
-    "cum_regret": "cumulative regret (expected clicks)",
-    "precision_at_k": "precision@k",
-    "ndcg_at_k": "NDCG@k",
-    "ild": "intra-list diversity (cosine distance)",
-    "coverage": "catalogue coverage (share of items)",
-    "novelty": "novelty (bits)",
-    "exposure_gini": "exposure Gini (0 = equal)",
-    "exposure_entropy": "exposure entropy (bits)",
-    "excess_group_gap": "group CTR gap beyond the oracle's (+ widens)",
-    "group_regret_gap": "group regret gap (max − min)",
-    "new_item_exposure": "new-item share of impressions",
-    "new_item_recall": "new items of the best slates shown (so far)",
-    "churn_rate": "users leaving per visit",
-    "user_lifetime": "visits per user (so far)",
-    "user_homogeneity": "user homogeneity (mean pairwise cos u·u')",
-    "consumption_overlap": "consumption overlap (mean pairwise Jaccard)",
-    "explore_fraction": "explored share of slots",
-    "prediction_mae": "prediction MAE (mean |p̂ − a| over items)",
-    "preference_spearman": "preference recovery (Spearman ρ)",
-    "greedy_ndcg": "NDCG@k of the model's own greedy top-k",
-}
 FAMILIES = {
     "accuracy": ("expected_ctr", "cum_regret"),
     "diversity": ("ild", "coverage"),
@@ -53,52 +28,6 @@ FAMILIES = {
     "model": ("preference_spearman", "greedy_ndcg"),
 }
 TRADEOFF_X = ("ild", "novelty", "exposure_gini")
-
-
-def label(metric: str) -> str:
-    return LABELS.get(metric, metric)
-
-
-def palette(names: Sequence[str]) -> dict[str, tuple]:
-    """A fixed colour per name: sorted names take the colours of tab10 (then tab20) in order,
-    so a strategy has the same colour in every figure of a sweep."""
-    ordered = sorted({str(n) for n in names})
-    colours = matplotlib.colormaps["tab10" if len(ordered) <= 10 else "tab20"].colors
-    return {name: colours[i % len(colours)] for i, name in enumerate(ordered)}
-
-
-def curves(
-    frame: pd.DataFrame,
-    by: str,
-    metrics: Sequence[str],
-    colours: dict[str, tuple] | None = None,
-    title: str = "",
-) -> Figure:
-    """Metric over steps, one line per value of `by`, mean ± 95% CI across seeds."""
-    colours = colours or palette(frame[by].astype(str))
-    fig = Figure(figsize=(4.6 * len(metrics) + 1.6, 3.6))
-    axes = fig.subplots(1, len(metrics), squeeze=False)
-    for ax, metric in zip(axes[0], metrics, strict=True):
-        table = band_table(frame.assign(**{by: frame[by].astype(str)}), metric, [by])
-        for name, line in table.groupby(by, sort=True):
-            colour = colours[name]
-            ax.plot(line["step"], line["mean"], color=colour, label=name)
-            ax.fill_between(line["step"], line["mean"] - line["ci"], line["mean"] + line["ci"],
-                            color=colour, alpha=0.2, linewidth=0)  # fmt: skip
-        ax.set_xlabel("step (users arrive in batches)")
-        ax.set_ylabel(label(metric))
-        ax.grid(alpha=0.3)
-    _legend(fig, axes[0][0], by)
-    if title:
-        fig.suptitle(title)
-    return fig
-
-
-def _legend(fig: Figure, ax: Axes, title: str) -> None:
-    """One legend for the whole figure, to the right of the panels."""
-    handles, labels = ax.get_legend_handles_labels()
-    fig.tight_layout(rect=(0, 0, 1 - 1.7 / fig.get_figwidth(), 1))  # 1.7 in for the legend
-    fig.legend(handles, labels, title=title, loc="center right", fontsize="small")
 
 
 def tradeoff(
@@ -127,7 +56,7 @@ def tradeoff(
         ax.set_xlabel(f"final {label(x_metric)}")
         ax.set_ylabel(f"final {label(y_metric)}")
         ax.grid(alpha=0.3)
-    _legend(fig, axes[0][0], by)
+    legend(fig, axes[0][0], by)
     if title:
         fig.suptitle(title)
     return fig
@@ -197,15 +126,3 @@ def highlight_best(summary: pd.DataFrame, by: str):
                 for index in column.index]  # fmt: skip
 
     return table.style.apply(style, axis=0).format("{:.4f}")
-
-
-def save(fig: Figure, path: Path, pdf: bool = False) -> list[Path]:
-    """Writes `path` (.png) and, with `pdf`, the same figure as .pdf beside it."""
-    path = Path(path).with_suffix(".png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130, bbox_inches="tight")
-    written = [path]
-    if pdf:
-        fig.savefig(path.with_suffix(".pdf"), bbox_inches="tight")
-        written.append(path.with_suffix(".pdf"))
-    return written

@@ -13,8 +13,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from recsim import loop, plotting, results
-from recsim.metrics import METRIC_NAMES, MODEL_METRICS
+from recsim import figures
+from recsim.core import loop
+from recsim.core.metrics import METRIC_NAMES, MODEL_METRICS
+from recsim.runs import results
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +111,9 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
     results.clear_completed(run_dir)  # a re-used run dir is not "completed" while rewritten
     results.write_atomic(
         run_dir / "curves.png",
-        lambda tmp: plotting.plot_curves(frame, tmp, by=axes, title=experiment.title),
+        lambda tmp: figures.curves(frame, axes, METRIC_NAMES, title=experiment.title).savefig(
+            tmp, dpi=110, format="png"
+        ),
     )
     results.write_parquet(run_dir / "metrics.parquet", frame)
     results.write_json(run_dir / "run.json", info)
@@ -118,7 +122,7 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
 
 
 def format_summary(summary: pd.DataFrame) -> str:
-    """A `recsim.sweep.summarize` table to print: a row per metric, a `final mean ± 95% CI`
+    """A `recsim.runs.sweep.summarize` table to print: a row per metric, a `final mean ± 95% CI`
     column per configuration (grid point)."""
     summary = summary.copy()
     by = list(summary.columns[: list(summary.columns).index("metric")])

@@ -1,6 +1,6 @@
 """Metric definitions (DESIGN.md §5) as plain functions on arrays.
 
-These are used inside the compiled loop (`recsim.tracking`) and work on their own on NumPy or
+These are used inside the compiled loop (`recsim.core.tracking`) and work on their own on NumPy or
 JAX arrays. All logarithms are base 2; position discounts are `1 / log2(j + 2)` for the
 0-based position j.
 """

@@ -3,7 +3,7 @@
 Per step, `accumulate` adds the step's sums into `WindowSums` and updates the cumulative
 `Totals` (exposure, cumulative regret, departures, the consumed-item sets of the tracked
 users). Every `log_every` steps, `row` reduces them to one scalar per metric of
-`recsim.metrics.METRIC_NAMES`, and the window sums restart. Nothing per user leaves the
+`recsim.core.metrics.METRIC_NAMES`, and the window sums restart. Nothing per user leaves the
 device. The engine knows no click model: expected
 clicks come from the environment (`Transition.expected`, `Truth.best_value`).
 
@@ -17,8 +17,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from recsim import metrics
-from recsim.types import Transition
+from recsim.core import metrics
+from recsim.core.types import Transition
 
 
 class Totals(NamedTuple):

@@ -18,8 +18,10 @@ from typing import Any
 
 import pandas as pd
 
-from recsim import jobs, plotting, results
-from recsim.metrics import METRIC_NAMES
+from recsim import figures
+from recsim.core.metrics import METRIC_NAMES
+from recsim.runs import jobs, results
+from recsim.runs.stats import mean_and_ci
 
 FAMILY_METRICS = (
     "expected_ctr", "cum_regret",  # accuracy
@@ -117,8 +119,8 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
         label = label if isinstance(label, tuple) else (label,)
         auc = per_seed_auc.loc[label] if by else per_seed_auc
         for metric in metrics:
-            final_mean, final_ci, n = plotting.mean_and_ci(final[metric].dropna())
-            auc_mean, auc_ci, _ = plotting.mean_and_ci(auc[metric].dropna())
+            final_mean, final_ci, n = mean_and_ci(final[metric].dropna())
+            auc_mean, auc_ci, _ = mean_and_ci(auc[metric].dropna())
             rows.append((*label, metric, final_mean, final_ci, auc_mean, auc_ci, n))
     columns = [*by, "metric", "final_mean", "final_ci95", "auc_mean", "auc_ci95", "n_seeds"]
     return pd.DataFrame(rows, columns=columns)
@@ -141,9 +143,9 @@ def aggregate(sweep_dir: Path) -> list[dict[str, Any]]:
     by = configuration_columns(frame)
     results.write_atomic(
         sweep_dir / "curves.png",
-        lambda tmp: plotting.plot_curves(
-            frame, tmp, by=by, metrics=FAMILY_METRICS, title=f"sweep {sweep_dir.name}"
-        ),
+        lambda tmp: figures.curves(
+            frame, by, FAMILY_METRICS, title=f"sweep {sweep_dir.name}"
+        ).savefig(tmp, dpi=110, format="png"),
     )
     return entries
 

@@ -7,7 +7,7 @@ agents can branch on it with a real `lax.cond` (e.g. "train every n steps") rath
 select that a batched predicate becomes. The horizon is run chunk by chunk from Python, so the
 chunk function is traced and compiled once per run; the carry is donated between chunks.
 
-Per step t of simulation s (keys from `recsim.keys`):
+Per step t of simulation s (keys from `recsim.core.keys`):
 
     obs      = env.observe(users_t, env_state)               # obs.step = t
     truth    = env.truth(env_state, obs)                      # metrics (and the oracle) only
@@ -28,10 +28,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from recsim import keys as keylib
-from recsim import tracking
-from recsim.contracts import Agent, Env
-from recsim.types import Transition
+from recsim.core import keys as keylib
+from recsim.core import tracking
+from recsim.core.contracts import Agent, Env
+from recsim.core.types import Transition
 
 PyTree = Any
 
@@ -271,7 +271,7 @@ def run(
       params: traced knobs, shared by all simulations, or with a leading axis of len(seeds)
         when `batched`.
       master_seed: the experiment's master seed.
-      seeds: seed numbers of the simulations (their identity, see `recsim.keys`).
+      seeds: seed numbers of the simulations (their identity, see `recsim.core.keys`).
       steps: horizon; a multiple of `log_every * windows_per_chunk`.
       batched: whether `params` already has the simulation axis.
       progress: wraps the iterable of chunk indices (e.g. a progress bar).

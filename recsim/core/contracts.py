@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Protocol
 
 import jax
 
-from recsim.types import ActInfo, EnvSpec, Feedback, Observation, Truth
+from recsim.core.types import ActInfo, EnvSpec, Feedback, Observation, Truth
 
 PyTree = Any
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from recsim import results
+from recsim.runs import results
 
 JOB_FILE = "job.json"
 TRACEBACK_FILE = "traceback.txt"

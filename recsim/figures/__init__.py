@@ -1,0 +1,35 @@
+"""Figures of results (matplotlib, without pyplot).
+
+`curves` draws metrics over steps with confidence bands (a run's curves.png, a sweep's, the
+notebooks' family figures); `paper` holds the trade-off, knob and best-per-metric views.
+"""
+
+from recsim.figures.bands import curves, legend, palette, save
+from recsim.figures.labels import LABELS, label
+from recsim.figures.paper import (
+    CLOSEST_TO_ZERO,
+    FAMILIES,
+    NO_BEST,
+    TRADEOFF_X,
+    best_per_metric,
+    highlight_best,
+    knob,
+    tradeoff,
+)
+
+__all__ = [
+    "CLOSEST_TO_ZERO",
+    "FAMILIES",
+    "LABELS",
+    "NO_BEST",
+    "TRADEOFF_X",
+    "best_per_metric",
+    "curves",
+    "highlight_best",
+    "knob",
+    "label",
+    "legend",
+    "palette",
+    "save",
+    "tradeoff",
+]
