@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsim.core.metrics import COUNT_NAMES, METRIC_NAMES, MODEL_METRICS
+from recsim.core.metric_table import COUNT_NAMES, METRIC_NAMES, MODEL_METRICS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from agents import exploration as explorations
-from recsim.core.metrics import MODEL_METRICS
+from recsim.core.metric_table import MODEL_METRICS
 
 ROOT = Path(__file__).resolve().parents[1]
 

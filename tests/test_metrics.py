@@ -12,7 +12,7 @@ from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose
 from scipy import stats
 
-from recsim.core import metrics, tracking
+from recsim.core import metric_table, metrics, tracking
 from recsim.core.types import ActInfo, Feedback, Observation, Transition, Truth
 
 RTOL = 1e-6
@@ -570,7 +570,7 @@ def test_tracking_one_step_hand_computed():
     totals, window = accumulate(totals, window, obs, SLATES, feedback, truth, INFO)
     r = row(totals, window)
 
-    assert set(r) == set(metrics.METRIC_NAMES) | set(metrics.COUNT_NAMES)
+    assert set(r) == set(metric_table.METRIC_NAMES) | set(metric_table.COUNT_NAMES)
 
     # Shown attraction: user 0 slate [2, 0] -> [0.5, 0.9]; user 1 slate [3, 2] -> [0.6, 0.4].
     # Ideal: user 0 top-2 = items [0, 2] -> [0.9, 0.5]; user 1 = items [1, 3] -> [0.8, 0.6].
@@ -653,7 +653,7 @@ def test_tracking_one_step_hand_computed():
     consumed[10, 2] = consumed[11, 2] = consumed[11, 3] = True
     np.testing.assert_array_equal(np.asarray(totals.consumed), consumed)
 
-    for name in metrics.METRIC_NAMES:
+    for name in metric_table.METRIC_NAMES:
         assert r[name].dtype == jnp.float32, name
         assert r[name].shape == (), name
 

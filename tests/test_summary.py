@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsim.core.metrics import METRIC_NAMES
+from recsim.core.metric_table import METRIC_NAMES
 from recsim.runs import sweep
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsim.core.metrics import METRIC_NAMES
+from recsim.core.metric_table import METRIC_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["steps=20", "log_every=10", "seeds=2", "env.n_items=30", "env.n_users=100"]

@@ -54,7 +54,7 @@ class Agent(Protocol):
     can see it by accident. `uses_population` (default False) asks the loop to fill
     `Truth.population_attraction`, which costs a pass over every user.
     `predicts_clicks` declares that `ActInfo.scores` are predicted click probabilities at the
-    top position (so the model metrics `metrics.MODEL_METRICS` are defined); otherwise they
+    top position (so the model metrics `metric_table.MODEL_METRICS` are defined); otherwise they
     are ranking scores only.
     """
 

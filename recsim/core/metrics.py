@@ -1,46 +1,13 @@
 """Metric definitions (DESIGN.md §5) as plain functions on arrays.
 
-These are used inside the compiled loop (`recsim.core.tracking`) and work on their own on NumPy or
+Which metrics are logged, and how each is formed, is `recsim.core.metric_table`. These are
+used inside the compiled loop (`recsim.core.tracking`) and work on their own on NumPy or
 JAX arrays. All logarithms are base 2; position discounts are `1 / log2(j + 2)` for the
 0-based position j.
 """
 
 import jax
 import jax.numpy as jnp
-
-METRIC_NAMES = (
-    "ctr",
-    "expected_ctr",
-    "regret",
-    "cum_regret",
-    "precision_at_k",
-    "ndcg_at_k",
-    "ild",
-    "coverage",
-    "novelty",
-    "exposure_gini",
-    "exposure_entropy",
-    "excess_group_gap",
-    "group_regret_gap",
-    "new_item_exposure",
-    "new_item_recall",
-    "churn_rate",
-    "user_lifetime",
-    "user_homogeneity",
-    "consumption_overlap",
-    "explore_fraction",
-    "prediction_mae",
-    "preference_spearman",
-    "greedy_ndcg",
-)
-"""Every metric column of `metrics.parquet`, in table order."""
-
-MODEL_METRICS = ("prediction_mae", "preference_spearman", "greedy_ndcg")
-"""Metrics of the agent's model of the users: they need predicted click probabilities
-(`Agent.predicts_clicks`), NaN for agents without any."""
-
-COUNT_NAMES = ("clicks", "impressions")
-"""Integer columns logged beside the metrics (exact, for determinism checks)."""
 
 
 def position_discount(k: int) -> jax.Array:

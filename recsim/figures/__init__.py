@@ -4,24 +4,12 @@
 notebooks' family figures); `paper` holds the trade-off, knob and best-per-metric views.
 """
 
+from recsim.core.metric_table import FAMILIES, TRADEOFF_X, label
 from recsim.figures.bands import curves, legend, palette, save
-from recsim.figures.labels import LABELS, label
-from recsim.figures.paper import (
-    CLOSEST_TO_ZERO,
-    FAMILIES,
-    NO_BEST,
-    TRADEOFF_X,
-    best_per_metric,
-    highlight_best,
-    knob,
-    tradeoff,
-)
+from recsim.figures.paper import best_per_metric, highlight_best, knob, tradeoff
 
 __all__ = [
-    "CLOSEST_TO_ZERO",
     "FAMILIES",
-    "LABELS",
-    "NO_BEST",
     "TRADEOFF_X",
     "best_per_metric",
     "curves",

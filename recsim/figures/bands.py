@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from recsim.figures.labels import label
+from recsim.core.metric_table import label
 from recsim.runs.stats import band_table
 
 

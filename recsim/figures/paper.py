@@ -13,21 +13,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from recsim.core import metric_table
+from recsim.core.metric_table import TRADEOFF_X, label
 from recsim.figures.bands import legend, palette
-from recsim.figures.labels import LABELS, label
 from recsim.runs.stats import mean_and_ci
-
-FAMILIES = {
-    "accuracy": ("expected_ctr", "cum_regret"),
-    "diversity": ("ild", "coverage"),
-    "novelty": ("novelty",),
-    "fairness": ("exposure_gini", "excess_group_gap"),
-    "cold_start": ("new_item_exposure", "new_item_recall"),
-    "engagement": ("churn_rate", "user_lifetime"),
-    "homogenisation": ("user_homogeneity", "consumption_overlap"),
-    "model": ("preference_spearman", "greedy_ndcg"),
-}
-TRADEOFF_X = ("ild", "novelty", "exposure_gini")
 
 
 def tradeoff(
@@ -89,30 +78,20 @@ def knob(
     return fig
 
 
-NO_BEST = ("explore_fraction", "user_homogeneity", "consumption_overlap")
-"""Metrics without a better direction in general (descriptive, not a score)."""
-CLOSEST_TO_ZERO = ("excess_group_gap",)
-"""Signed metrics whose best value is 0."""
-
-
 def best_per_metric(summary: pd.DataFrame, by: str) -> pd.DataFrame:
-    """`final_mean` table (configurations × metrics) and, per metric, the best configuration:
-    highest, except for regret, prediction MAE, Gini, gaps and churn, where lowest is best, the
-    signed `CLOSEST_TO_ZERO` metrics (`NO_BEST` metrics have no best)."""
+    """`final_mean` table (configurations × metrics) and, per metric, the best configuration
+    by the metric's `better` direction in the metric table: highest, lowest, or closest to
+    zero; metrics with no better direction (descriptive ones) get none."""
     table = summary.pivot_table(index=by, columns="metric", values="final_mean")
-    table = table[[m for m in LABELS if m in table.columns]]
-    lower = [
-        m for m in table.columns if any(w in m for w in ("regret", "mae", "gini", "gap", "churn"))
-    ]
-    best = {
-        m: table[m].abs().idxmin()
-        if m in CLOSEST_TO_ZERO
-        else table[m].idxmin()
-        if m in lower
-        else table[m].idxmax()
-        for m in table.columns
-        if m not in NO_BEST and table[m].notna().any()
-    }
+    table = table[[m for m in metric_table.METRIC_NAMES if m in table.columns]]
+    pick = {"higher": "idxmax", "lower": "idxmin"}
+    best = {}
+    for name in table.columns:
+        better = metric_table.BY_NAME[name].better
+        if better == "none" or not table[name].notna().any():
+            continue
+        column = table[name].abs() if better == "zero" else table[name]
+        best[name] = getattr(column, pick.get(better, "idxmin"))()
     return table, best
 
 

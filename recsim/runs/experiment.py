@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from recsim import figures
 from recsim.core import loop
-from recsim.core.metrics import METRIC_NAMES, MODEL_METRICS
+from recsim.core.metric_table import METRIC_NAMES, MODEL_METRICS
 from recsim.runs import results
 
 

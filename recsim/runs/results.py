@@ -20,7 +20,7 @@ import jax
 import numpy as np
 import pandas as pd
 
-from recsim.core.metrics import COUNT_NAMES, METRIC_NAMES
+from recsim.core.metric_table import COUNT_NAMES, METRIC_NAMES
 
 COMPLETED = "COMPLETED"
 _UMASK = os.umask(0)

@@ -19,17 +19,9 @@ from typing import Any
 import pandas as pd
 
 from recsim import figures
-from recsim.core.metrics import METRIC_NAMES
+from recsim.core.metric_table import COUNT_NAMES, METRIC_NAMES, SWEEP_METRICS
 from recsim.runs import jobs, results
 from recsim.runs.stats import mean_and_ci
-
-FAMILY_METRICS = (
-    "expected_ctr", "cum_regret",  # accuracy
-    "ild", "coverage",  # diversity
-    "novelty",  # novelty
-    "exposure_gini", "excess_group_gap",  # fairness
-)  # fmt: skip
-"""The panels of the sweep comparison figure, one or two per metric family."""
 
 
 def job_dirs(sweep_dir: Path) -> list[Path]:
@@ -100,7 +92,7 @@ def collect(sweep_dir: Path, entries: list[dict[str, Any]]) -> pd.DataFrame:
 
 def configuration_columns(frame: pd.DataFrame) -> list[str]:
     """Columns that tell configurations apart: the overrides and grid axes that vary."""
-    skip = {"job", "config_hash", "seed", "step", "clicks", "impressions", *METRIC_NAMES}
+    skip = {"job", "config_hash", "seed", "step", *COUNT_NAMES, *METRIC_NAMES}
     candidates = [c for c in frame.columns if c not in skip]
     return [c for c in candidates if frame[c].nunique(dropna=False) > 1]
 
@@ -144,7 +136,7 @@ def aggregate(sweep_dir: Path) -> list[dict[str, Any]]:
     results.write_atomic(
         sweep_dir / "curves.png",
         lambda tmp: figures.curves(
-            frame, by, FAMILY_METRICS, title=f"sweep {sweep_dir.name}"
+            frame, by, SWEEP_METRICS, title=f"sweep {sweep_dir.name}"
         ).savefig(tmp, dpi=110, format="png"),
     )
     return entries
