@@ -40,6 +40,7 @@ class BestFixedAgent:
     """Top-k of the population's mean true attraction, for every user (module docstring)."""
 
     spec: EnvSpec
+    explores: ClassVar[bool] = False
     uses_truth: ClassVar[bool] = True
     uses_population: ClassVar[bool] = True
     predicts_clicks: ClassVar[bool] = True
@@ -64,6 +65,6 @@ class BestFixedAgent:
         return state
 
 
-def make(config: BestFixedConfig, spec: EnvSpec, exploration=None):
+def make(config: BestFixedConfig, spec: EnvSpec):
     config.validate()
     return BestFixedAgent(spec=spec), ()

@@ -48,7 +48,7 @@ computed once per user.
 """
 
 import dataclasses
-from typing import Any, ClassVar
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -56,7 +56,8 @@ from flax import struct
 
 from agents import forgetting
 from agents.exploration import Exploration, Scores
-from recsim.core.types import ActInfo, EnvSpec, Feedback, Observation
+from agents.scoring import NO_EXPLORATION, ScoringAgent
+from recsim.core.types import EnvSpec, Feedback, Observation
 from recsim.core.validation import check_real
 
 TIE_BREAK_STEP = 2.0**-18  # δ: spacing of the tie-break offsets (≈ 3.8e-6)
@@ -65,7 +66,7 @@ HIGHEST = jax.lax.Precision.HIGHEST  # no reduced-precision (TF32 / bf16) passes
 
 @dataclasses.dataclass
 class LinearConfig:
-    """Config of `agent=linucb` and `agent=lints` (the same model)."""
+    """Config of `agent=linucb` (and, as `LinTSConfig`, of `agent=lints`: the same model)."""
 
     name: str = "linucb"
     ridge: float = 1.0  # λ > 0
@@ -74,6 +75,13 @@ class LinearConfig:
     def validate(self, prefix: str = "agent") -> None:
         check_real(f"{prefix}.ridge", self.ridge, 0.0, low_open=True)
         check_real(f"{prefix}.noise_scale", self.noise_scale, 0.0)
+
+
+@dataclasses.dataclass
+class LinTSConfig(LinearConfig):
+    """Config of `agent=lints`: the LinUCB model, named apart (its YAML picks `thompson`)."""
+
+    name: str = "lints"
 
 
 @struct.dataclass
@@ -168,13 +176,11 @@ def tie_break(key: jax.Array, n_users: int, n_items: int) -> jax.Array:
 
 
 @dataclasses.dataclass(frozen=True)
-class LinearAgent:
+class LinearAgent(ScoringAgent):
     """Per-item ridge regression on (user, position) contexts (see module docstring)."""
 
     spec: EnvSpec
     exploration: Exploration
-    uses_truth: ClassVar[bool] = False
-    predicts_clicks: ClassVar[bool] = True
 
     @property
     def dim(self) -> int:
@@ -222,13 +228,8 @@ class LinearAgent:
         fresh = forgetting.fresh_items(obs, self.spec.n_items)
         state = state.replace(counts=forgetting.reset_rows(state.counts, fresh, 0))
         scores = self.scores(scores_key, state, obs, params)
-        slates, explored = self.exploration.select(
-            explore_key, scores, obs.item_features, self.spec.slate_size,
-            params.exploration, obs.step,
-        )  # fmt: skip
-        info = ActInfo(scores=jnp.clip(scores.mean, 0.0, 1.0), uncertainty=scores.std,
-                       explored=explored)  # fmt: skip
-        return slates, info
+        # The mean is a linear score, not bounded: the reported click probability is clipped.
+        return self.choose(explore_key, scores, obs, params, jnp.clip(scores.mean, 0.0, 1.0))
 
     def update(
         self, key, state: LinearState, obs: Observation, slates, feedback: Feedback, params
@@ -260,10 +261,11 @@ class LinearAgent:
         return state.replace(covariance=newton_step(state))
 
 
-def make(config: LinearConfig, spec: EnvSpec, exploration: tuple[Exploration, Any]):
-    """The agent and its traced params, for `spec` and the (strategy, strategy params)."""
+def make(config: LinearConfig, spec: EnvSpec):
+    """The agent and its traced params for `spec`, exploring greedily until a strategy is
+    composed in (`agents.with_exploration`)."""
     config.validate()
-    strategy, strategy_params = exploration
+    strategy, strategy_params = NO_EXPLORATION
     agent = LinearAgent(spec=spec, exploration=strategy)
     params = LinearParams(
         ridge=jnp.asarray(config.ridge, jnp.float32),

@@ -14,10 +14,12 @@ of `batch_size` examples,
     L = Σ_m  Σ_b w_{b,m} BCE(logit_m(u_b, i_b, j_b), c_b) / max(1, Σ_b w_{b,m}).
 
 The learning rate and weight decay are traced (`optax.inject_hyperparams`), so sweepable.
+The network variant (`network`) is chosen from `agents.networks.NETWORKS`; the slate from the
+scores by the composed exploration strategy (`agents.scoring`).
 """
 
 import dataclasses
-from typing import Any, ClassVar
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -26,11 +28,11 @@ from flax import struct
 
 from agents import forgetting, replay
 from agents.exploration import Exploration, Scores
-from agents.networks import ClickNet
-from recsim.core.types import ActInfo, EnvSpec, Feedback, Observation
+from agents.networks import NETWORKS, ClickNet
+from agents.scoring import NO_EXPLORATION, ScoringAgent
+from recsim.core.types import EnvSpec, Feedback, Observation
 from recsim.core.validation import ConfigError, check_int, check_real
 
-NETWORKS = ("two_tower", "mlp")
 UNCERTAINTY = ("ensemble", "dropout")
 
 
@@ -55,7 +57,7 @@ class NeuralConfig:
 
     def validate(self, prefix: str = "agent") -> None:
         if self.network not in NETWORKS:
-            raise ConfigError(f"{prefix}.network={self.network!r} must be one of {NETWORKS}")
+            raise ConfigError(f"{prefix}.network={self.network!r} must be one of {tuple(NETWORKS)}")
         if self.uncertainty not in UNCERTAINTY:
             raise ConfigError(
                 f"{prefix}.uncertainty={self.uncertainty!r} must be one of {UNCERTAINTY}"
@@ -93,7 +95,7 @@ class NeuralState:
 
 
 @dataclasses.dataclass(frozen=True)
-class NeuralAgent:
+class NeuralAgent(ScoringAgent):
     """Ensemble (or MC-dropout) click model + exploration strategy (see module docstring)."""
 
     spec: EnvSpec
@@ -105,8 +107,6 @@ class NeuralAgent:
     batch_size: int
     update_every: int
     n_updates: int
-    uses_truth: ClassVar[bool] = False
-    predicts_clicks: ClassVar[bool] = True
 
     @property
     def members(self) -> int:
@@ -184,13 +184,9 @@ class NeuralAgent:
             std=jnp.std(probs, axis=0),
             sample=probs[member, jnp.arange(users)],
         )
-        slates, explored = self.exploration.select(
-            explore_key, scores, obs.item_features, self.spec.slate_size,
-            params.exploration, obs.step,
-        )  # fmt: skip
-        return slates, ActInfo(scores=scores.mean, uncertainty=scores.std, explored=explored)
+        return self.choose(explore_key, scores, obs, params)
 
-    def loss(self, network, batch: replay.Replay, item_features, key) -> jax.Array:
+    def loss(self, key, network, batch: replay.Replay, item_features) -> jax.Array:
         """Bootstrap-weighted BCE summed over members (see module docstring)."""
 
         def member_loss(member, weights, dropout_key):
@@ -217,8 +213,8 @@ class NeuralAgent:
 
         def one_update(state, update_key):
             batch_key, dropout_key = jax.random.split(update_key)
-            batch = replay.sample(state.replay, batch_key, self.batch_size)
-            grads = jax.grad(self.loss)(state.network, batch, item_features, dropout_key)
+            batch = replay.sample(batch_key, state.replay, self.batch_size)
+            grads = jax.grad(self.loss, argnums=1)(dropout_key, state.network, batch, item_features)
             updates, opt_state = optimizer.update(grads, state.optimizer, state.network)
             network = optax.apply_updates(state.network, updates)
             return state.replace(network=network, optimizer=opt_state), None
@@ -238,7 +234,7 @@ class NeuralAgent:
         add_key, train_key = jax.random.split(key)
         state = self.forget(state, obs)
         buffer = replay.add(
-            state.replay, add_key, obs.user_features, slates, feedback.clicks, self.ensemble
+            add_key, state.replay, obs.user_features, slates, feedback.clicks, self.ensemble
         )
         state = state.replace(replay=buffer)
         # obs.step is the same for every simulation, so this is a real branch under vmap.
@@ -250,13 +246,13 @@ class NeuralAgent:
         )
 
 
-def make(config: NeuralConfig, spec: EnvSpec, exploration: tuple[Exploration, Any]):
-    """The agent and its traced params, for `spec` and the (strategy, strategy params)."""
+def make(config: NeuralConfig, spec: EnvSpec):
+    """The agent and its traced params for `spec`, exploring greedily until a strategy is
+    composed in (`agents.with_exploration`)."""
     config.validate()
-    strategy, strategy_params = exploration
+    strategy, strategy_params = NO_EXPLORATION
     ensemble = config.uncertainty == "ensemble"
-    net = ClickNet(
-        kind=config.network,
+    net = NETWORKS[config.network](
         n_items=spec.n_items,
         n_positions=spec.slate_size,
         hidden=tuple(config.hidden),

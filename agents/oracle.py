@@ -26,6 +26,7 @@ class OracleAgent:
     """
 
     spec: EnvSpec
+    explores: ClassVar[bool] = False
     uses_truth: ClassVar[bool] = True
     predicts_clicks: ClassVar[bool] = True
 
@@ -42,6 +43,6 @@ class OracleAgent:
         return state
 
 
-def make(config: OracleConfig, spec: EnvSpec, exploration=None) -> tuple[OracleAgent, tuple]:
+def make(config: OracleConfig, spec: EnvSpec) -> tuple[OracleAgent, tuple]:
     config.validate()
     return OracleAgent(spec=spec), ()

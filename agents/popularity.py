@@ -109,6 +109,7 @@ class PopularityAgent:
     multi-key sorts."""
 
     spec: EnvSpec
+    explores: ClassVar[bool] = False
     uses_truth: ClassVar[bool] = False
     predicts_clicks: ClassVar[bool] = False  # â is one rate for everyone, not the user's
 
@@ -168,9 +169,7 @@ class PopularityAgent:
         )
 
 
-def make(
-    config: PopularityConfig, spec: EnvSpec, exploration=None
-) -> tuple[PopularityAgent, PopularityParams]:
+def make(config: PopularityConfig, spec: EnvSpec) -> tuple[PopularityAgent, PopularityParams]:
     config.validate()
     params = PopularityParams(
         prior_mean=jnp.asarray(config.prior_mean, jnp.float32),
@@ -206,6 +205,7 @@ class PopularityClicksAgent:
     """
 
     spec: EnvSpec
+    explores: ClassVar[bool] = False
     uses_truth: ClassVar[bool] = False
     predicts_clicks: ClassVar[bool] = False
 
@@ -237,7 +237,7 @@ class PopularityClicksAgent:
 
 
 def make_clicks(
-    config: PopularityClicksConfig, spec: EnvSpec, exploration=None
+    config: PopularityClicksConfig, spec: EnvSpec
 ) -> tuple[PopularityClicksAgent, tuple]:
     config.validate()
     return PopularityClicksAgent(spec=spec), ()

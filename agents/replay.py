@@ -40,8 +40,8 @@ def init(capacity: int, user_dim: int, members: int) -> Replay:
 
 
 def add(
-    buffer: Replay,
     key: jax.Array,
+    buffer: Replay,
     user_features: jax.Array,  # [U, Fu]
     slates: jax.Array,  # [U, k]
     clicks: jax.Array,  # [U, k]
@@ -72,7 +72,7 @@ def add(
     )
 
 
-def sample(buffer: Replay, key: jax.Array, batch: int) -> Replay:
+def sample(key: jax.Array, buffer: Replay, batch: int) -> Replay:
     """A minibatch of `batch` examples drawn uniformly with replacement from those stored."""
     index = jax.random.randint(key, (batch,), 0, jnp.maximum(buffer.size, 1))
     return jax.tree.map(lambda x: x[index] if x.ndim else x, buffer)

@@ -249,7 +249,7 @@ def make(config: LatentConfig) -> tuple[LatentEnv, LatentParams]:
         n_groups=n_groups,
         n_users=config.n_users,
     )
-    response = RESPONSE_MODELS[config.click_model]
+    response, response_params = RESPONSE_MODELS[config.click_model].make(config, spec)
     env = LatentEnv(
         spec=spec,
         response=response,
@@ -261,4 +261,4 @@ def make(config: LatentConfig) -> tuple[LatentEnv, LatentParams]:
         item_churn_every=config.item_churn_every,
     )
     traced = {name: jnp.asarray(getattr(config, name), jnp.float32) for name in TRACED}
-    return env, LatentParams(**traced, response=response.make_params(config))
+    return env, LatentParams(**traced, response=response_params)

@@ -5,8 +5,6 @@ import dataclasses
 from envs.response import REGISTRY as RESPONSE_MODELS
 from recsim.core.validation import ConfigError, check_int, check_real
 
-CLICK_MODELS = tuple(RESPONSE_MODELS)
-
 
 @dataclasses.dataclass
 class LatentConfig:
@@ -62,10 +60,7 @@ class LatentConfig:
             raise ConfigError(
                 f"{key('group_shares')}={shares} must sum to 1 (sums to {sum(shares)})"
             )
-        if self.click_model not in CLICK_MODELS:
-            raise ConfigError(
-                f"{key('click_model')}={self.click_model!r} must be one of {CLICK_MODELS}"
-            )
+        RESPONSE_MODELS.get(self.click_model, key("click_model"))
         check_real(key("continuation"), self.continuation, 0.0, 1.0)
         check_real(key("outside_weight"), self.outside_weight, 0.0, low_open=True)
         for name in ("click_scale", "bias_scale", "topic_spread", "group_taste_scale",

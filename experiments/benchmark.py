@@ -25,7 +25,7 @@ import jax
 import numpy as np
 import pandas as pd
 
-from agents import neural
+from agents import neural, with_exploration
 from agents.exploration import epsilon_greedy
 from envs import latent
 from experiments import reference_numpy as ref
@@ -42,8 +42,8 @@ def build(users_per_step=32, n_items=200, hidden=(64,)):
     )
     env, env_params = latent.make(env_config)
     agent_config = neural.NeuralConfig(hidden=list(hidden))
-    exploration = epsilon_greedy.make(epsilon_greedy.EpsilonGreedyConfig())
-    agent, agent_params = neural.make(agent_config, env.spec, exploration)
+    exploration = epsilon_greedy.make(epsilon_greedy.EpsilonGreedyConfig(), env.spec)
+    agent, agent_params = with_exploration(neural.make(agent_config, env.spec), exploration)
     return env, env_params, agent, agent_params
 
 

@@ -1,8 +1,8 @@
 """Structured configs (Hydra's ConfigStore) and building an `Experiment` from a config.
 
 Types and unknown keys are caught by the structured configs when Hydra composes; ranges and
-cross-field rules by `validate_run` and each env / agent config's `validate`, before anything
-is compiled.
+cross-field rules by `validate_run` and, once, by each registered factory (env, agent,
+exploration strategy), before anything is compiled.
 """
 
 import dataclasses
@@ -47,8 +47,8 @@ def register_configs() -> None:
         ("exploration", explorations.REGISTRY),
     )
     for group, registry in groups:
-        for name, (config_class, _) in registry.items():
-            store.store(group=group, name=f"{name}_schema", node=config_class)
+        for name, entry in registry.items():
+            store.store(group=group, name=f"{name}_schema", node=entry.config_class)
 
 
 def enable_compilation_cache(path: str | None) -> None:
@@ -76,11 +76,16 @@ def validate_run(config: RunConfig) -> None:
 
 
 def build_point(config: RunConfig) -> tuple[Any, Any, Any, Any]:
-    """(env, env params, agent, agent params) of one validated config."""
-    env, env_params = envs.REGISTRY[config.env.name][1](config.env)
-    config.exploration.validate(slate_size=env.spec.slate_size)
-    exploration = explorations.REGISTRY[config.exploration.name][1](config.exploration)
-    agent, agent_params = agents.REGISTRY[config.agent.name][1](config.agent, env.spec, exploration)
+    """(env, env params, agent, agent params) of one config, each part validated by its
+    factory. The strategy is built (and so validated) for every agent, and composed into the
+    learning agents (`agents.with_exploration`); baselines ignore it."""
+    env, env_params = envs.REGISTRY.get(config.env.name, "env.name").make(config.env)
+    strategy_entry = explorations.REGISTRY.get(config.exploration.name, "exploration.name")
+    exploration = strategy_entry.make(config.exploration, env.spec)
+    agent_entry = agents.REGISTRY.get(config.agent.name, "agent.name")
+    agent, agent_params = agents.with_exploration(
+        agent_entry.make(config.agent, env.spec), exploration
+    )
     return env, env_params, agent, agent_params
 
 
@@ -88,7 +93,7 @@ def build_grid(config: RunConfig, env, agent) -> tuple[list[dict[str, Any]], lis
     """Grid points and their params; refuses axes that change the static program."""
     axes = gridlib.axes(config.grid)
     for path, values in axes:
-        if path.startswith("exploration.") and not agents.explores(agent):
+        if path.startswith("exploration.") and not agent.explores:
             raise ConfigError(f"grid.{path}: agent={config.agent.name} does not explore")
         for value in values:
             point_env, _, point_agent, _ = build_point(gridlib.apply(config, {path: value}))
@@ -120,7 +125,7 @@ def build_experiment(cfg: DictConfig) -> Experiment:
         resolved.pop(display_only, None)
     resolved["grid"] = {path: values for path, values in gridlib.axes(config.grid)}
     title = f"env={config.env.name} agent={config.agent.name}"
-    if agents.explores(agent):
+    if agent.explores:
         title += f" exploration={config.exploration.name}"
     else:
         resolved["exploration"] = None  # ignored: must not change the config hash

@@ -25,8 +25,8 @@ REGISTRIES = {"env": envs.REGISTRY, "agent": agents.REGISTRY, "exploration": exp
 def _group_grid_class(group: str) -> type:
     """A dataclass with one optional list per key of any config in the group."""
     names: dict[str, None] = {}
-    for config_class, _ in REGISTRIES[group].values():
-        for field in dataclasses.fields(config_class):
+    for entry in REGISTRIES[group].values():
+        for field in dataclasses.fields(entry.config_class):
             if field.name != "name":
                 names[field.name] = None
     fields = [(name, list[Any] | None, dataclasses.field(default=None)) for name in names]

@@ -29,15 +29,23 @@ def small_env(**overrides):
 DEFAULT_EXPLORATION = {"neural": "epsilon_greedy", "linucb": "ucb", "lints": "thompson"}
 
 
+def make_agent(agent_name: str, spec, strategy_name: str | None = None, config=None):
+    """(agent, params) of a registered agent (its default config unless `config`) for `spec`,
+    with a registered strategy in its default config composed in (the agent's default
+    strategy, or greedy, unless `strategy_name`), as `experiments.config.build_point` does."""
+    entry = agents.REGISTRY[agent_name]
+    strategy_name = strategy_name or DEFAULT_EXPLORATION.get(agent_name, "greedy")
+    strategy = explorations.REGISTRY[strategy_name]
+    return agents.with_exploration(
+        entry.make(config or entry.config_class(), spec),
+        strategy.make(strategy.config_class(), spec),
+    )
+
+
 def simulation(agent_name: str, log_every=5, windows_per_chunk=2, **env_overrides):
     """(Simulation, SimParams) for a registered agent on the small env."""
     env, env_params = small_env(**env_overrides)
-    config_class, factory = agents.REGISTRY[agent_name]
-    strategy_class, strategy_make = explorations.REGISTRY[
-        DEFAULT_EXPLORATION.get(agent_name, "greedy")
-    ]
-    exploration = strategy_make(strategy_class())
-    agent, agent_params = factory(config_class(), env.spec, exploration)
+    agent, agent_params = make_agent(agent_name, env.spec)
     sim = loop.Simulation(env, agent, log_every=log_every, windows_per_chunk=windows_per_chunk)
     return sim, loop.SimParams(env_params, agent_params)
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import agents
-from agents.random_slate import uniform_slates
+from agents.exploration.uniform import uniform_slates
 from recsim.core import keys as keylib
 from recsim.core import loop
 from tests.conftest import simulation
@@ -58,7 +58,8 @@ def test_random_slates_are_uniform_over_items_and_positions():
 def test_baselines_are_exactly_the_agents_that_do_not_explore():
     for name in agents.REGISTRY:
         sim, _ = simulation(name)
-        assert (name in agents.BASELINES) == (not agents.explores(sim.agent)), name
+        assert (name in agents.BASELINES) == (not sim.agent.explores), name
+        assert isinstance(sim.agent, agents.ScoringAgent) == sim.agent.explores, name
 
 
 def test_best_fixed_shows_everyone_the_top_k_of_the_population_mean_attraction():

@@ -30,7 +30,7 @@ def test_every_env_agent_and_exploration_config_composes_and_builds(env, agent, 
     assert experiment.config["env"]["name"] == env
     assert experiment.config["agent"]["name"] == agent
     built = experiment.simulation.agent
-    if agents.explores(built):
+    if built.explores:
         assert built.exploration.name == exploration
         assert experiment.config["exploration"]["name"] == exploration
     else:

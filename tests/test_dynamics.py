@@ -6,12 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import agents
-from agents import exploration as explorations
 from agents import forgetting, replay
 from envs.dynamics import item_churn, patience
 from recsim.core import loop
-from tests.conftest import simulation, small_env
+from tests.conftest import make_agent, simulation, small_env
 
 
 def run_steps(env, params, steps, key=0):
@@ -121,20 +119,19 @@ def test_fresh_items_only_after_step_zero():
     assert not forgetting.fresh_items(obs.replace(step=None), 30).any()
 
 
-def make_agent(name, env):
-    strategy = explorations.REGISTRY["greedy"][1](explorations.REGISTRY["greedy"][0]())
-    return agents.REGISTRY[name][1](agents.REGISTRY[name][0](), env.spec, strategy)
+def greedy_agent(name, env):
+    return make_agent(name, env.spec, "greedy")
 
 
 def test_neural_agent_forgets_the_bias_moments_and_examples_of_recycled_ids():
     env, env_params = small_env()
-    agent, params = make_agent("neural", env)
+    agent, params = greedy_agent("neural", env)
     state = agent.init(jax.random.key(0), params)
     bias = jnp.arange(30, dtype=jnp.float32)[None].repeat(agent.members, 0) + 1.0
     network = jax.tree_util.tree_map_with_path(
         lambda path, x: bias if "item_bias" in str(path) else x, state.network
     )
-    buffer = replay.add(state.replay, jax.random.key(1), jnp.ones((8, 6)),
+    buffer = replay.add(jax.random.key(1), state.replay, jnp.ones((8, 6)),
                         jnp.tile(jnp.array([2, 3, 4]), (8, 1)), jnp.ones((8, 3)), True)  # fmt: skip
     buffer = buffer.replace(weights=jnp.ones_like(buffer.weights))
     state = state.replace(network=network, replay=buffer)
@@ -149,7 +146,7 @@ def test_neural_agent_forgets_the_bias_moments_and_examples_of_recycled_ids():
 
 def test_linear_agent_resets_the_posterior_of_recycled_ids():
     env, env_params = small_env()
-    agent, params = make_agent("linucb", env)
+    agent, params = greedy_agent("linucb", env)
     state = agent.init(jax.random.key(0), params)
     state = state.replace(precision=state.precision * 3.0, target=state.target + 1.0)
     forgotten = agent.forget(state, aged_observation(env, env_params, [4]), params)
@@ -162,7 +159,7 @@ def test_linear_agent_resets_the_posterior_of_recycled_ids():
 
 def test_popularity_forgets_the_clicks_of_recycled_ids():
     env, env_params = small_env()
-    agent, params = make_agent("popularity", env)
+    agent, params = greedy_agent("popularity", env)
     state = agent.init(jax.random.key(0), params).replace(clicks=jnp.arange(30, dtype=jnp.int32))
     forgotten = agent.forget(state, aged_observation(env, env_params, [29, 28]))
     assert forgotten.clicks[29] == 0 and forgotten.clicks[28] == 0 and forgotten.clicks[27] == 27

@@ -16,6 +16,7 @@ from agents.exploration.epsilon_greedy import EpsilonGreedyConfig, epsilon_at
 from agents.exploration.ucb import UCBConfig
 from agents.exploration.uncertainty import UncertaintyConfig
 from recsim.core.metrics import intra_list_diversity
+from recsim.core.types import EnvSpec
 from recsim.core.validation import ConfigError
 
 U, N, K, F = 64, 20, 5, 6
@@ -37,10 +38,14 @@ PARAM_VARIANTS = {
 }
 
 
+SPEC = EnvSpec(n_items=N, slate_size=K, users_per_step=U, user_feature_dim=F,
+               item_feature_dim=F, n_groups=1, n_users=U)  # fmt: skip
+
+
 def build(name, **fields):
     """(select, params) of a registered strategy with config fields overridden."""
-    config_class, make = REGISTRY[name]
-    exploration, params = make(config_class(**fields))
+    entry = REGISTRY[name]
+    exploration, params = entry.make(entry.config_class(**fields), SPEC)
     return exploration.select, params
 
 
@@ -122,9 +127,11 @@ def assert_uniform_per_position(slates, n_items):
 
 def test_registry_names_match_configs():
     assert set(REGISTRY) == set(PARAM_VARIANTS)
-    for name, (config_class, _) in REGISTRY.items():
-        assert config_class().name == name
-        config_class().validate(slate_size=K)  # defaults are valid
+    for name, entry in REGISTRY.items():
+        assert entry.name == name and entry.config_class().name == name
+        entry.config_class().validate(slate_size=K)  # defaults are valid
+        strategy, _ = entry.make(entry.config_class(), SPEC)
+        assert strategy.name == name
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
@@ -539,7 +546,9 @@ def test_validate_uses_prefix_and_make_validates():
     with pytest.raises(ConfigError, match=r"agent\.exploration\.beta=-1"):
         UCBConfig(beta=-1).validate(prefix="agent.exploration")
     with pytest.raises(ConfigError, match=r"exploration\.temperature"):
-        REGISTRY["boltzmann"][1](BoltzmannConfig(temperature=0.0))
+        REGISTRY["boltzmann"].make(BoltzmannConfig(temperature=0.0), SPEC)
     with pytest.raises(ConfigError, match=r"exploration\.epsilon=2"):
-        REGISTRY["epsilon_greedy"][1](EpsilonGreedyConfig(epsilon=2.0))
+        REGISTRY["epsilon_greedy"].make(EpsilonGreedyConfig(epsilon=2.0), SPEC)
     UncertaintyConfig(n_query=5).validate(slate_size=5)  # the bound itself is allowed
+    with pytest.raises(ConfigError, match=r"exploration\.n_query=6 .*\(env\.slate_size\)"):
+        REGISTRY["uncertainty"].make(UncertaintyConfig(n_query=K + 1), SPEC)  # bound from spec

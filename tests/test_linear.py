@@ -5,20 +5,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agents import exploration as explorations
 from agents import linear
 from envs.latent import LatentConfig, make
 from recsim.core import keys as keylib
 from recsim.core.types import Feedback
-from tests.conftest import at_step, small_env
+from tests.conftest import at_step, make_agent, small_env
 
 
 def build(exploration="ucb", env=None, **config):
     env, env_params = env or small_env()
-    strategy_class, strategy_make = explorations.REGISTRY[exploration]
-    agent, params = linear.make(
-        linear.LinearConfig(**config), env.spec, strategy_make(strategy_class())
-    )
+    agent, params = make_agent("linucb", env.spec, exploration, linear.LinearConfig(**config))
     state = env.init(jax.random.key(0), env_params)
     return agent, params, env, env_params, state
 

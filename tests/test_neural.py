@@ -8,18 +8,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agents import exploration as explorations
 from agents import neural, replay
-from agents.networks import ClickNet
+from agents.networks import NETWORKS, ClickNet
 from recsim.core.types import Feedback
-from tests.conftest import at_step, small_env
+from tests.conftest import at_step, make_agent, small_env
 
 
 def build(exploration="greedy", **overrides):
     env, env_params = small_env()
     config = dataclasses.replace(neural.NeuralConfig(), **overrides)
-    strategy_class, strategy_make = explorations.REGISTRY[exploration]
-    agent, params = neural.make(config, env.spec, strategy_make(strategy_class()))
+    agent, params = make_agent("neural", env.spec, exploration, config)
     state = env.init(jax.random.key(0), env_params)
     obs = at_step(env.observe(jax.random.key(1), state, env_params), 0)
     return agent, params, obs
@@ -30,7 +28,7 @@ def test_catalogue_scores_match_per_example_logits(network):
     """The fast catalogue path and the training path compute the same logits."""
     env, _ = small_env()
     spec = env.spec
-    net = ClickNet(network, spec.n_items, spec.slate_size, (16,), 8)
+    net = NETWORKS[network](spec.n_items, spec.slate_size, (16,), 8)
     users = jax.random.normal(jax.random.key(0), (3, spec.user_feature_dim))
     items = jax.random.normal(jax.random.key(1), (spec.n_items, spec.item_feature_dim))
     index = jnp.zeros((1,), jnp.int32)
@@ -74,7 +72,7 @@ def test_replay_ring_buffer_writes_blocks_and_wraps():
     for step in range(4):  # 4 blocks of 4 examples into 12 slots: the last one wraps
         slates = jnp.array([[0, 1], [2, 3]]) + 10 * step
         clicks = jnp.array([[1, 0], [0, 1]])
-        buffer = replay.add(buffer, jax.random.key(step), users + step, slates, clicks, True)
+        buffer = replay.add(jax.random.key(step), buffer, users + step, slates, clicks, True)
     assert int(buffer.size) == 12 and int(buffer.cursor) == 4
     np.testing.assert_array_equal(buffer.items[:4], [30, 31, 32, 33])  # overwrote block 0
     np.testing.assert_array_equal(buffer.items[4:8], [10, 11, 12, 13])
@@ -82,7 +80,7 @@ def test_replay_ring_buffer_writes_blocks_and_wraps():
     np.testing.assert_array_equal(buffer.clicks[:4], [1, 0, 0, 1])
     np.testing.assert_array_equal(buffer.user_features[:4], [[4, 5], [4, 5], [6, 7], [6, 7]])
     assert set(np.unique(buffer.weights).tolist()) == {0.0, 1.0}
-    batch = replay.sample(buffer, jax.random.key(9), 64)
+    batch = replay.sample(jax.random.key(9), buffer, 64)
     assert batch.items.shape == (64,) and set(np.asarray(batch.items).tolist()) <= set(
         np.asarray(buffer.items).tolist()
     )
@@ -91,10 +89,10 @@ def test_replay_ring_buffer_writes_blocks_and_wraps():
 def test_sampling_only_reads_filled_slots():
     buffer = replay.init(capacity=40, user_dim=1, members=1)
     buffer = replay.add(
-        buffer, jax.random.key(0), jnp.ones((2, 1)), jnp.array([[5, 6], [7, 8]]),
+        jax.random.key(0), buffer, jnp.ones((2, 1)), jnp.array([[5, 6], [7, 8]]),
         jnp.ones((2, 2), int), False,
     )  # fmt: skip
-    batch = replay.sample(buffer, jax.random.key(1), 200)
+    batch = replay.sample(jax.random.key(1), buffer, 200)
     assert set(np.asarray(batch.items).tolist()) == {5, 6, 7, 8}
     np.testing.assert_array_equal(buffer.weights[:4], 1.0)  # no bootstrap: all weights 1
 
@@ -106,12 +104,12 @@ def test_training_lowers_the_loss_on_the_replay_data():
     slates = jnp.tile(jnp.arange(agent.spec.slate_size), (users, 1))
     clicks = (slates == 0).astype(jnp.int32)  # item 0 always clicked, others never
     state = state.replace(
-        replay=replay.add(state.replay, jax.random.key(1), obs.user_features, slates, clicks, True)
+        replay=replay.add(jax.random.key(1), state.replay, obs.user_features, slates, clicks, True)
     )
-    everything = replay.sample(state.replay, jax.random.key(2), 256)
-    before = agent.loss(state.network, everything, obs.item_features, jax.random.key(3))
+    everything = replay.sample(jax.random.key(2), state.replay, 256)
+    before = agent.loss(jax.random.key(3), state.network, everything, obs.item_features)
     trained = agent.train(jax.random.key(4), state, obs.item_features, params)
-    after = agent.loss(trained.network, everything, obs.item_features, jax.random.key(3))
+    after = agent.loss(jax.random.key(3), trained.network, everything, obs.item_features)
     assert after < 0.5 * before
     probs = agent.predict(jax.random.key(5), trained.network, obs).mean(0)
     assert np.all(probs[:, 0] > probs[:, 1])
@@ -140,7 +138,7 @@ def test_learning_rate_is_traced_and_vmappable():
     state = agent.init(jax.random.key(0), params)
     users, k = obs.user_ids.shape[0], agent.spec.slate_size
     state = state.replace(replay=replay.add(
-        state.replay, jax.random.key(1), obs.user_features,
+        jax.random.key(1), state.replay, obs.user_features,
         jnp.tile(jnp.arange(k), (users, 1)), jnp.ones((users, k), int), True,
     ))  # fmt: skip
     rates = jnp.array([1e-4, 1e-2])

@@ -29,8 +29,8 @@ class Jitted:
 
 def make(name="popularity", **knobs):
     env, env_params = small_env()
-    config_class, factory = agents.REGISTRY[name]
-    agent, params = factory(config_class(**knobs), env.spec)
+    entry = agents.REGISTRY[name]
+    agent, params = entry.make(entry.config_class(**knobs), env.spec)
     obs = env.observe(jax.random.key(1), env.init(jax.random.key(0), env_params), env_params)
     return Jitted(agent), params, obs
 

@@ -5,19 +5,18 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from agents import exploration as explorations
 from agents import neural, replay
 from experiments import reference_numpy as ref
-from tests.conftest import small_env
+from tests.conftest import make_agent, small_env
 
 
 def setup():
     env, env_params = small_env()
-    strategy_class, strategy_make = explorations.REGISTRY["epsilon_greedy"]
-    agent, params = neural.make(
-        neural.NeuralConfig(hidden=[16, 8], embedding=8, n_heads=3, batch_size=32),
+    agent, params = make_agent(
+        "neural",
         env.spec,
-        strategy_make(strategy_class()),
+        "epsilon_greedy",
+        neural.NeuralConfig(hidden=[16, 8], embedding=8, n_heads=3, batch_size=32),
     )
     state = env.init(jax.random.key(0), env_params)
     obs = env.observe(jax.random.key(1), state, env_params).replace(step=jnp.int32(0))
@@ -44,14 +43,16 @@ def test_scores_first_gradient_and_adamw_step_match():
     slates = jax.random.permutation(jax.random.key(3), env.spec.n_items)[:k]
     slates = jnp.tile(slates, (users, 1))
     clicks = jax.random.bernoulli(jax.random.key(4), 0.3, slates.shape).astype(jnp.int32)
-    buffer = replay.add(agent_state.replay, jax.random.key(5), obs.user_features, slates, clicks,
+    buffer = replay.add(jax.random.key(5), agent_state.replay, obs.user_features, slates, clicks,
                         True)  # fmt: skip
-    batch = replay.sample(buffer, jax.random.key(6), agent.batch_size)
+    batch = replay.sample(jax.random.key(6), buffer, agent.batch_size)
     items = np.asarray(obs.item_features)
     numpy_batch = {name: np.asarray(getattr(batch, name)) for name in
                    ("user_features", "items", "positions", "clicks", "weights")}  # fmt: skip
 
-    grads = jax.grad(agent.loss)(agent_state.network, batch, obs.item_features, jax.random.key(7))
+    grads = jax.grad(agent.loss, argnums=1)(
+        jax.random.key(7), agent_state.network, batch, obs.item_features
+    )
     optimizer = agent.optimizer(params)
     updates, _ = optimizer.update(grads, agent_state.optimizer, agent_state.network)
     stepped = optax.apply_updates(agent_state.network, updates)

@@ -16,9 +16,11 @@ MODELS = sorted(REGISTRY)
 
 
 def model_and_params(name, **knobs):
-    model = REGISTRY[name]
+    """(model, params) from the registry, the knobs read from an env config (no spec needed)."""
     config = LatentConfig(click_model=name, **knobs)
-    return model, model.make_params(config)
+    model, params = REGISTRY[name].make(config, None)
+    assert model.name == name
+    return model, params
 
 
 def independent_click_probs(name, a, continuation=0.5, outside_weight=1.0):

@@ -14,7 +14,7 @@ import agents
 from agents import exploration as explorations
 from envs.latent import LatentConfig, make
 from recsim.core import loop
-from tests.conftest import simulation, small_env
+from tests.conftest import make_agent, simulation, small_env
 
 
 def replay_run_and_rollout(sim, params, steps=10):
@@ -42,9 +42,7 @@ def explorer(agent_name, strategy_name, env=None):
     """(Simulation, SimParams) of a learning agent with a chosen strategy, on the small env
     unless `env` (env, env params) is given."""
     env, env_params = env or small_env()
-    config_class, factory = agents.REGISTRY[agent_name]
-    strategy_class, strategy_make = explorations.REGISTRY[strategy_name]
-    agent, agent_params = factory(config_class(), env.spec, strategy_make(strategy_class()))
+    agent, agent_params = make_agent(agent_name, env.spec, strategy_name)
     sim = loop.Simulation(env, agent, log_every=5, windows_per_chunk=2)
     return sim, loop.SimParams(env_params, agent_params)
 

@@ -1,4 +1,9 @@
-"""Exploration strategies. `REGISTRY` maps a config name to (config class, factory(config))."""
+"""Exploration strategies. `REGISTRY` maps a strategy's name to its `Entry` (config class,
+`make(config, spec) -> (Exploration, params)`); the contract is in `agents.exploration.base`.
+
+A new strategy is one module here (config, params, `select`, `make`), one `Entry.of` line
+below and one YAML in `conf/exploration/`.
+"""
 
 from agents.exploration import (
     boltzmann,
@@ -10,17 +15,21 @@ from agents.exploration import (
     uncertainty,
     uniform,
 )
-from agents.exploration.base import Exploration, Scores
+from agents.exploration.base import Exploration, NoParams, Scores, Select
+from recsim.core.registry import Entry, Registry
 
-REGISTRY = {
-    "greedy": (greedy.GreedyConfig, greedy.make),
-    "random": (uniform.RandomConfig, uniform.make),
-    "epsilon_greedy": (epsilon_greedy.EpsilonGreedyConfig, epsilon_greedy.make),
-    "diversity": (diversity.DiversityConfig, diversity.make),
-    "uncertainty": (uncertainty.UncertaintyConfig, uncertainty.make),
-    "boltzmann": (boltzmann.BoltzmannConfig, boltzmann.make),
-    "ucb": (ucb.UCBConfig, ucb.make),
-    "thompson": (thompson.ThompsonConfig, thompson.make),
-}
+REGISTRY = Registry(
+    "exploration",
+    [
+        Entry.of(greedy.GreedyConfig, greedy.make),
+        Entry.of(uniform.UniformConfig, uniform.make),
+        Entry.of(epsilon_greedy.EpsilonGreedyConfig, epsilon_greedy.make),
+        Entry.of(diversity.DiversityConfig, diversity.make),
+        Entry.of(uncertainty.UncertaintyConfig, uncertainty.make),
+        Entry.of(boltzmann.BoltzmannConfig, boltzmann.make),
+        Entry.of(ucb.UCBConfig, ucb.make),
+        Entry.of(thompson.ThompsonConfig, thompson.make),
+    ],
+)
 
-__all__ = ["REGISTRY", "Exploration", "Scores"]
+__all__ = ["REGISTRY", "Exploration", "NoParams", "Scores", "Select"]

@@ -1,6 +1,7 @@
 """The exploration interface (DESIGN.md §4), in the style of rlax: small pure functions.
 
-A strategy is `select(key, scores, item_features, k, params, step) -> (slates, explored)`:
+A strategy is a `Select` function `select(key, scores, item_features, k, params, step) ->
+(slates, explored)`:
 
     key            typed PRNG key
     scores         `Scores`: the model's mean, uncertainty and one posterior sample per item
@@ -14,11 +15,20 @@ A strategy is `select(key, scores, item_features, k, params, step) -> (slates, e
                    query slot), else: the item is not in the greedy top-k
 
 Every strategy returns k distinct items per user.
+
+A strategy is one module: its config dataclass (the Hydra schema; `name` defaults to the
+strategy's name, written nowhere else), its params pytree, `select`, and
+
+    make(config, spec) -> (Exploration, params)
+
+which validates the config for the env's `spec` (once, here: some bounds depend on the slate
+size) and returns the named `select` with its traced knobs. Registering it is one line in
+`agents.exploration.REGISTRY`, and its Hydra option one YAML in `conf/exploration/` (the
+`<name>_schema` default and only the keys that differ from the dataclass defaults).
 """
 
 import dataclasses
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -34,7 +44,19 @@ class Scores:
     sample: jax.Array  # [U, N] one draw from the model's posterior (an ensemble member)
 
 
-Select = Callable[..., tuple[jax.Array, jax.Array]]
+class Select(Protocol):
+    """A strategy's pure selection function (module docstring for the arguments)."""
+
+    def __call__(
+        self,
+        key: jax.Array,
+        scores: Scores,
+        item_features: jax.Array,  # [N, F]
+        k: int,
+        params: Any,
+        step: jax.Array,  # [] int32
+    ) -> tuple[jax.Array, jax.Array]:  # [U, k] int slates, [U, k] bool explored
+        ...
 
 
 @dataclasses.dataclass(frozen=True)

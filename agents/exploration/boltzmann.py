@@ -11,6 +11,7 @@ import jax
 from flax import struct
 
 from agents.exploration.base import Exploration, config_to_params, explored_vs_greedy, top_k
+from recsim.core.types import EnvSpec
 from recsim.core.validation import check_real
 
 
@@ -34,6 +35,7 @@ def select(key, scores, item_features, k, params: BoltzmannParams, step):
     return slates, explored_vs_greedy(slates, scores)
 
 
-def make(config: BoltzmannConfig):
-    config.validate()
-    return Exploration("boltzmann", select), config_to_params(config, BoltzmannParams)
+def make(config: BoltzmannConfig, spec: EnvSpec):
+    """The strategy and its traced params; the config validated for `spec`."""
+    config.validate(slate_size=spec.slate_size)
+    return Exploration(config.name, select), config_to_params(config, BoltzmannParams)

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from agents.exploration.base import Exploration, config_to_params, explored_vs_greedy
+from recsim.core.types import EnvSpec
 from recsim.core.validation import check_real
 
 
@@ -53,6 +54,7 @@ def select(key, scores, item_features, k, params: DiversityParams, step):
     return slates, explored_vs_greedy(slates, scores)
 
 
-def make(config: DiversityConfig):
-    config.validate()
-    return Exploration("diversity", select), config_to_params(config, DiversityParams)
+def make(config: DiversityConfig, spec: EnvSpec):
+    """The strategy and its traced params; the config validated for `spec`."""
+    config.validate(slate_size=spec.slate_size)
+    return Exploration(config.name, select), config_to_params(config, DiversityParams)

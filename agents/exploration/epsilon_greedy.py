@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from agents.exploration.base import Exploration, config_to_params, outside, top_k
+from recsim.core.types import EnvSpec
 from recsim.core.validation import ConfigError, check_real
 
 
@@ -69,6 +70,7 @@ def select(key, scores, item_features, k, params: EpsilonGreedyParams, step):
     return slates, explore & outside(slates, greedy)
 
 
-def make(config: EpsilonGreedyConfig):
-    config.validate()
-    return Exploration("epsilon_greedy", select), config_to_params(config, EpsilonGreedyParams)
+def make(config: EpsilonGreedyConfig, spec: EnvSpec):
+    """The strategy and its traced params; the config validated for `spec`."""
+    config.validate(slate_size=spec.slate_size)
+    return Exploration(config.name, select), config_to_params(config, EpsilonGreedyParams)

@@ -5,6 +5,7 @@ import dataclasses
 import jax.numpy as jnp
 
 from agents.exploration.base import Exploration, NoParams, top_k
+from recsim.core.types import EnvSpec
 
 
 @dataclasses.dataclass
@@ -21,5 +22,11 @@ def select(key, scores, item_features, k, params, step):
     return slates, jnp.zeros(slates.shape, bool)
 
 
-def make(config: GreedyConfig):
-    return Exploration("greedy", select), NoParams()
+GREEDY = Exploration(GreedyConfig.name, select)
+"""The strategy an exploring agent holds until one is composed in (`agents.with_exploration`)."""
+
+
+def make(config: GreedyConfig, spec: EnvSpec):
+    """The strategy (no knobs)."""
+    config.validate(slate_size=spec.slate_size)
+    return Exploration(config.name, select), NoParams()

@@ -8,6 +8,7 @@ one draw of the Gaussian posterior). The draw is made by the agent (`Scores.samp
 import dataclasses
 
 from agents.exploration.base import Exploration, NoParams, explored_vs_greedy, top_k
+from recsim.core.types import EnvSpec
 
 
 @dataclasses.dataclass
@@ -23,5 +24,7 @@ def select(key, scores, item_features, k, params, step):
     return slates, explored_vs_greedy(slates, scores)
 
 
-def make(config: ThompsonConfig):
-    return Exploration("thompson", select), NoParams()
+def make(config: ThompsonConfig, spec: EnvSpec):
+    """The strategy (no knobs)."""
+    config.validate(slate_size=spec.slate_size)
+    return Exploration(config.name, select), NoParams()

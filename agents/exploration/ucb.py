@@ -11,6 +11,7 @@ import jax
 from flax import struct
 
 from agents.exploration.base import Exploration, config_to_params, explored_vs_greedy, top_k
+from recsim.core.types import EnvSpec
 from recsim.core.validation import check_real
 
 
@@ -33,6 +34,7 @@ def select(key, scores, item_features, k, params: UCBParams, step):
     return slates, explored_vs_greedy(slates, scores)
 
 
-def make(config: UCBConfig):
-    config.validate()
-    return Exploration("ucb", select), config_to_params(config, UCBParams)
+def make(config: UCBConfig, spec: EnvSpec):
+    """The strategy and its traced params; the config validated for `spec`."""
+    config.validate(slate_size=spec.slate_size)
+    return Exploration(config.name, select), config_to_params(config, UCBParams)

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from agents.exploration.base import Exploration, top_k
+from recsim.core.types import EnvSpec
 from recsim.core.validation import check_int, check_real
 
 
@@ -62,10 +63,11 @@ def select(key, scores, item_features, k, params: UncertaintyParams, step):
     return slates, position >= n_greedy
 
 
-def make(config: UncertaintyConfig):
-    config.validate()
+def make(config: UncertaintyConfig, spec: EnvSpec):
+    """The strategy and its traced params; `n_query` checked against the slate size."""
+    config.validate(slate_size=spec.slate_size)
     params = UncertaintyParams(
         n_query=jnp.asarray(config.n_query, jnp.int32),
         threshold=jnp.asarray(config.threshold, jnp.float32),
     )
-    return Exploration("uncertainty", select), params
+    return Exploration(config.name, select), params

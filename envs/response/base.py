@@ -4,6 +4,11 @@ A response model is a frozen dataclass of pure functions of the attraction `a âˆ
 the shown items (the probability that the user clicks item i when it is fully examined on its
 own) and of the model's own traced params. It never sees the world that produced `a`, so every
 generator can be combined with every response model. Shapes: U users, N items, k slots.
+
+Each model is one module: the model class (its `name` class variable is the value of
+`env.click_model` that picks it) and `make(env_config, spec) -> (model, params)`, whose knobs
+are keys of the environment's config (e.g. `env.continuation`). Registering it is one line in
+`envs.response.REGISTRY`.
 """
 
 from typing import Any, ClassVar, Protocol
@@ -18,9 +23,6 @@ class ResponseModel(Protocol):
     """Clicks given a slate (Craswell et al., 2008; Guo et al., 2009; Train, 2009)."""
 
     name: ClassVar[str]
-
-    def make_params(self, config: Any) -> PyTree:
-        """Traced knobs of the model, read from the environment config."""
 
     def click_probs(self, shown: jax.Array, params: PyTree) -> jax.Array:
         """Marginal click probability of every slot: [U, k] attractions -> [U, k]."""

@@ -14,6 +14,7 @@ from typing import ClassVar
 import jax.numpy as jnp
 
 from envs.response.dcm import DCMParams, DependentClick
+from recsim.core.types import EnvSpec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,5 +23,7 @@ class Cascade(DependentClick):
 
     name: ClassVar[str] = "cascade"
 
-    def make_params(self, config) -> DCMParams:
-        return DCMParams(continuation=jnp.zeros((), jnp.float32))
+
+def make(config, spec: EnvSpec) -> tuple[Cascade, DCMParams]:
+    """The model and its params: λ = 0 whatever the env config says."""
+    return Cascade(), DCMParams(continuation=jnp.zeros((), jnp.float32))

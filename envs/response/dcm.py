@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from envs.response.base import best_top_k
+from recsim.core.types import EnvSpec
 
 
 @struct.dataclass
@@ -55,9 +56,6 @@ class DependentClick:
 
     name: ClassVar[str] = "dcm"
 
-    def make_params(self, config) -> DCMParams:
-        return DCMParams(continuation=jnp.asarray(config.continuation, jnp.float32))
-
     def click_probs(self, shown: jax.Array, params: DCMParams) -> jax.Array:
         return examined(shown, params.continuation) * shown
 
@@ -66,3 +64,8 @@ class DependentClick:
 
     def best(self, attraction: jax.Array, k: int, params: DCMParams):
         return best_top_k(self, attraction, k, params)
+
+
+def make(config, spec: EnvSpec) -> tuple[DependentClick, DCMParams]:
+    """The model and its params, λ = `config.continuation` (the env config's)."""
+    return DependentClick(), DCMParams(continuation=jnp.asarray(config.continuation, jnp.float32))

@@ -27,6 +27,7 @@ from flax import struct
 
 from envs.response.base import best_top_k
 from envs.response.pbm import examination
+from recsim.core.types import EnvSpec
 
 MAX_ATTRACTION = 1.0 - 1e-6  # keeps w finite
 
@@ -41,9 +42,6 @@ class MultinomialLogit:
     """At most one click, chosen by weights against a no-click option (module docstring)."""
 
     name: ClassVar[str] = "mnl"
-
-    def make_params(self, config) -> MNLParams:
-        return MNLParams(outside_weight=jnp.asarray(config.outside_weight, jnp.float32))
 
     def click_probs(self, shown: jax.Array, params: MNLParams) -> jax.Array:
         a = jnp.minimum(shown, MAX_ATTRACTION)
@@ -60,3 +58,9 @@ class MultinomialLogit:
 
     def best(self, attraction: jax.Array, k: int, params: MNLParams):
         return best_top_k(self, attraction, k, params)
+
+
+def make(config, spec: EnvSpec) -> tuple[MultinomialLogit, MNLParams]:
+    """The model and its params, w_0 = `config.outside_weight` (the env config's)."""
+    params = MNLParams(outside_weight=jnp.asarray(config.outside_weight, jnp.float32))
+    return MultinomialLogit(), params

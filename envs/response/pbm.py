@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from envs.response.base import best_top_k
+from recsim.core.types import EnvSpec
 
 
 def examination(slate_size: int) -> jax.Array:
@@ -30,9 +31,6 @@ class PositionBased:
 
     name: ClassVar[str] = "pbm"
 
-    def make_params(self, config) -> tuple:
-        return ()
-
     def click_probs(self, shown: jax.Array, params) -> jax.Array:
         return examination(shown.shape[-1]) * shown
 
@@ -42,3 +40,8 @@ class PositionBased:
 
     def best(self, attraction: jax.Array, k: int, params) -> tuple[jax.Array, jax.Array]:
         return best_top_k(self, attraction, k, params)
+
+
+def make(config, spec: EnvSpec) -> tuple[PositionBased, tuple]:
+    """The model and its params (none) for the env config `config`."""
+    return PositionBased(), ()

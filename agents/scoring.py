@@ -1,0 +1,75 @@
+"""Scoring agents: a model scores every item for each user, an exploration strategy picks the
+slate. What `neural` and `linear` share, and how a strategy gets into an agent.
+
+An exploring agent
+
+- subclasses `ScoringAgent` (the class flag `explores = True`, which the builder reads),
+- is a frozen dataclass with an `exploration: Exploration` field, and params (a
+  `flax.struct` dataclass) with an `exploration` field for the strategy's traced knobs,
+- computes its `Scores` in `act` and hands them to `ScoringAgent.choose`.
+
+Every agent's factory has one signature, `make(config, spec) -> (agent, params)`; an exploring
+agent comes out of it holding `greedy`. The strategy, built by its own factory
+(`make(config, spec) -> (Exploration, params)`), is composed in afterwards:
+
+    agent, params = with_exploration(agent_entry.make(agent_config, spec),
+                                     strategy_entry.make(strategy_config, spec))
+
+So the agent and strategy configs stay separate Hydra groups, each validated once by its own
+factory, every agent works with every strategy without knowing any, and a new agent or a new
+strategy touches no factory of the other family.
+"""
+
+import dataclasses
+from typing import Any, ClassVar
+
+import jax
+
+from agents.exploration import Exploration, NoParams, Scores
+from agents.exploration.greedy import GREEDY
+from recsim.core.types import ActInfo, EnvSpec, Observation
+
+NO_EXPLORATION = (GREEDY, NoParams())
+"""(strategy, params) an exploring agent's factory starts it with."""
+
+
+class ScoringAgent:
+    """Base of the agents that score the catalogue and let their strategy choose the slate."""
+
+    explores: ClassVar[bool] = True
+    uses_truth: ClassVar[bool] = False
+    predicts_clicks: ClassVar[bool] = True
+
+    spec: EnvSpec  # (dataclass fields of the subclass)
+    exploration: Exploration
+
+    def choose(
+        self,
+        key: jax.Array,
+        scores: Scores,
+        obs: Observation,
+        params: Any,
+        predicted: jax.Array | None = None,
+    ) -> tuple[jax.Array, ActInfo]:
+        """The strategy's slates [U, k] for `scores`, and what the agent reports about them.
+
+        `predicted` [U, N] is the click probability reported as `ActInfo.scores` (default:
+        `scores.mean`); the reported uncertainty is `scores.std`."""
+        slates, explored = self.exploration.select(
+            key, scores, obs.item_features, self.spec.slate_size, params.exploration, obs.step
+        )
+        shown = scores.mean if predicted is None else predicted
+        return slates, ActInfo(scores=shown, uncertainty=scores.std, explored=explored)
+
+
+def with_exploration(built: tuple[Any, Any], exploration: tuple[Exploration, Any]):
+    """(agent, params) of `built` = (agent, params) with the strategy `exploration` =
+    (Exploration, strategy params) composed in; a baseline (`explores` False) unchanged."""
+    agent, params = built
+    if not agent.explores:
+        return agent, params
+    strategy, strategy_params = exploration
+    return (
+        dataclasses.replace(agent, exploration=strategy),
+        params.replace(exploration=strategy_params),
+    )
