@@ -49,7 +49,7 @@ def test_default_run_writes_every_result_file(default_runs):
     assert frame[list(MODEL_METRICS)].isna().all().all()
     applicable = [name for name in METRIC_NAMES if name not in MODEL_METRICS]
     assert np.isfinite(frame[applicable].to_numpy()).all()
-    assert info["traces"] == 1
+    assert info["traces"] == 1 and info["compiles"] == {"init": 1, "chunk": 1, "run": 0}
     assert info["interactions"] == 8 * 2000 * 32
     assert info["config"]["agent"]["name"] == "popularity"
     assert len(info["config_hash"]) == 64

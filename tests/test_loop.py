@@ -1,4 +1,7 @@
-"""The compiled loop: trace once, determinism, batching and chunking invariance, CRN."""
+"""The compiled loop: trace and compile once, determinism, batching and chunking invariance,
+CRN."""
+
+import dataclasses
 
 import jax
 import numpy as np
@@ -15,7 +18,53 @@ def run(agent="popularity", seeds=(0, 1), steps=40, **kwargs):
 def test_chunk_function_is_traced_once_over_many_chunks():
     result = run(steps=40, log_every=5, windows_per_chunk=2)  # 4 chunks
     assert result.traces == 1
+    assert result.compiles == {"init": 1, "chunk": 1, "run": 0}  # measured by JAX's events
     assert result.rows["ctr"].shape == (2, 8)
+
+
+def test_count_compiles_sees_each_xla_compilation_and_no_cache_hit_of_this_process():
+    def double(x):
+        return 2 * x
+
+    with loop.count_compiles() as counts:
+        jax.jit(double)(np.zeros(3))  # numpy inputs: making them compiles nothing
+        jax.jit(double)(np.zeros(3))  # same function and shape: the in-memory cache
+        jax.jit(double)(np.zeros(4))  # a new shape: compiled again
+    assert counts["compiles"] == 2
+
+
+def test_a_chunk_compiled_again_during_the_run_is_counted():
+    """The count is measured, not asserted: a chunk jitted anew for every chunk (a classic
+    regression) shows up as one compilation per chunk while running."""
+    sim, params = simulation("popularity")
+    compiled = loop.compile_run(sim, params, master_seed=7, seeds=[0, 1], steps=20)
+    assert compiled.n_chunks == 2
+
+    def chunk_jitted_in_the_loop(carry, params, t):
+        return jax.jit(lambda *args: sim.chunk(*args))(carry, params, t)
+
+    healthy = compiled.execute()
+    recompiling = dataclasses.replace(compiled, chunk=chunk_jitted_in_the_loop).execute()
+    assert healthy.compiles == {"init": 1, "chunk": 1, "run": 0}
+    assert recompiling.compiles == {"init": 1, "chunk": 1, "run": 2}
+    np.testing.assert_array_equal(healthy.rows["clicks"], recompiling.rows["clicks"])
+
+
+def test_init_runs_once_per_execution_and_compiling_runs_nothing(monkeypatch):
+    """The chunk is lowered from init's abstract output: compile_run executes no program."""
+    calls = []
+    call = jax.stages.Compiled.__call__
+
+    def counted_call(self, *args, **kwargs):
+        calls.append(self)
+        return call(self, *args, **kwargs)
+
+    monkeypatch.setattr(jax.stages.Compiled, "__call__", counted_call)
+    sim, params = simulation("popularity")
+    compiled = loop.compile_run(sim, params, master_seed=7, seeds=[0, 1], steps=20)
+    assert calls == []
+    compiled.execute()
+    assert calls == [compiled.init, compiled.chunk, compiled.chunk]
 
 
 def test_same_seed_gives_identical_rows_and_other_seeds_differ():

@@ -6,6 +6,7 @@ points). The step counter t stays outside the `vmap`: it is the same for all sim
 agents can branch on it with a real `lax.cond` (e.g. "train every n steps") rather than the
 select that a batched predicate becomes. The horizon is run chunk by chunk from Python, so the
 chunk function is traced and compiled once per run; the carry is donated between chunks.
+`count_compiles` measures that: it counts XLA compilations by JAX's own monitoring events.
 
 Per step t of simulation s (keys from `recsim.core.keys`):
 
@@ -17,15 +18,18 @@ Per step t of simulation s (keys from `recsim.core.keys`):
     agent_state = agent.update(agent_t1, agent_state, obs, slates, feedback)
 """
 
+import collections
+import contextlib
 import dataclasses
 import functools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import monitoring
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from recsim.core import keys as keylib
@@ -34,6 +38,13 @@ from recsim.core.contracts import Agent, Env
 from recsim.core.types import Transition
 
 PyTree = Any
+
+BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+"""JAX records this duration event once per XLA compilation it asks the backend for
+(`jax._src.dispatch.BACKEND_COMPILE_EVENT`): also for one loaded from the persistent
+compilation cache, never for one found in the in-memory caches of this process."""
+CACHE_HIT_EVENT = "/jax/compilation_cache/cache_hits"
+"""Recorded when the persistent compilation cache supplied the executable."""
 
 
 class SimParams(NamedTuple):
@@ -152,6 +163,39 @@ class Simulation:
         return carry, {name: values.T for name, values in rows.items()}
 
 
+@contextlib.contextmanager
+def count_compiles() -> Iterator[collections.Counter]:
+    """Counts the XLA compilations that JAX makes while the block runs.
+
+    Yields a `Counter` that fills as the block runs: `compiles` (programs compiled, or loaded
+    from the persistent compilation cache) and `cache_hits` (those of them loaded from it).
+    Listens to JAX's monitoring events, so it sees every compilation of this process — a
+    program jitted anywhere inside the block counts too.
+
+    >>> with count_compiles() as counts:
+    ...     _ = jax.jit(lambda x: x + 1)(jnp.zeros(3))
+    >>> counts["compiles"]
+    1
+    """
+    counts = collections.Counter()
+
+    def on_duration(event: str, duration: float, **kwargs: Any) -> None:
+        if event == BACKEND_COMPILE_EVENT:
+            counts["compiles"] += 1
+
+    def on_event(event: str, **kwargs: Any) -> None:
+        if event == CACHE_HIT_EVENT:
+            counts["cache_hits"] += 1
+
+    monitoring.register_event_duration_secs_listener(on_duration)
+    monitoring.register_event_listener(on_event)
+    try:
+        yield counts
+    finally:
+        monitoring.unregister_event_duration_listener(on_duration)
+        monitoring.unregister_event_listener(on_event)
+
+
 class RunResult(NamedTuple):
     """Host-side outcome of a run."""
 
@@ -160,6 +204,8 @@ class RunResult(NamedTuple):
     run_seconds: float
     traces: int  # times the chunk function was traced (1 for a healthy run)
     devices: int  # devices the simulation axis was sharded over
+    compiles: dict[str, int]  # XLA compilations measured while building init, chunk; in run
+    cache_hits: int = 0  # of those compilations, the ones loaded from the persistent cache
     final_carry: SimCarry | None = None  # batched final state (leading axis: simulation)
 
 
@@ -186,7 +232,12 @@ def batch_params(params: SimParams, n_sims: int) -> SimParams:
 @dataclasses.dataclass
 class CompiledRun:
     """A run's compiled init and chunk programs with their inputs; `execute` may be called
-    again and again (the benchmark times repeats without compiling again)."""
+    again and again (the benchmark times repeats without compiling again).
+
+    `compiles` holds the XLA compilations measured (`count_compiles`) while building each
+    program: {"init": 1, "chunk": 1} when each was compiled once; `execute` adds the count
+    measured while it runs as "run" (0 when no chunk or anything else was compiled again).
+    """
 
     init: Any  # compiled: (master, seed_ids, params) -> carry
     chunk: Any  # compiled: (carry, params, t) -> (carry, rows); the carry is donated
@@ -198,21 +249,25 @@ class CompiledRun:
     compile_seconds: float
     traces: list[int]
     devices: int
+    compiles: dict[str, int] = dataclasses.field(default_factory=dict)
+    cache_hits: int = 0
 
     def execute(
         self, progress: Callable[[Iterable[int]], Iterable[int]] = lambda chunks: chunks
     ) -> RunResult:
-        carry = jax.block_until_ready(self.init(self.master, self.seed_ids, self.params))
-        start = time.perf_counter()
-        chunks = []
-        for index in progress(range(self.n_chunks)):
-            carry, rows = self.chunk(carry, self.params, jnp.int32(index * self.steps_per_chunk))
-            chunks.append(jax.device_get(rows))  # waits for the chunk: progress is real
-        rows = {name: np.concatenate([c[name] for c in chunks], axis=1) for name in chunks[0]}
-        run_seconds = time.perf_counter() - start
-        return RunResult(
-            rows, self.compile_seconds, run_seconds, self.traces[0], self.devices, carry
-        )
+        with count_compiles() as counts:
+            carry = jax.block_until_ready(self.init(self.master, self.seed_ids, self.params))
+            start = time.perf_counter()
+            chunks = []
+            for index in progress(range(self.n_chunks)):
+                t = jnp.int32(index * self.steps_per_chunk)
+                carry, rows = self.chunk(carry, self.params, t)
+                chunks.append(jax.device_get(rows))  # waits for the chunk: progress is real
+            rows = {name: np.concatenate([c[name] for c in chunks], axis=1) for name in chunks[0]}
+            run_seconds = time.perf_counter() - start
+        compiles = {**self.compiles, "run": counts["compiles"]}
+        return RunResult(rows, self.compile_seconds, run_seconds, self.traces[0], self.devices,
+                         compiles, self.cache_hits + counts["cache_hits"], carry)  # fmt: skip
 
 
 def compile_run(
@@ -223,7 +278,11 @@ def compile_run(
     steps: int,
     batched: bool = False,
 ) -> CompiledRun:
-    """Traces and compiles the init and chunk programs once (see `run` for the arguments)."""
+    """Traces and compiles the init and chunk programs once (see `run` for the arguments).
+
+    The chunk is lowered from the abstract carry of init (`out_info`: shapes, dtypes, weak
+    types and shardings, no FLOPs), so init runs only once, in `execute`.
+    """
     seed_ids = jnp.asarray(list(seeds), jnp.int32)
     n_sims = seed_ids.shape[0]
     steps_per_chunk = simulation.log_every * simulation.windows_per_chunk
@@ -241,18 +300,22 @@ def compile_run(
     sharding = simulation_sharding(n_sims)
     if sharding is not None:  # the vmap axis is split over devices; XLA partitions the rest
         seed_ids, params = jax.device_put((seed_ids, params), sharding)
+    t = jnp.int32(0)  # made here: converting it is an XLA compilation of its own
     start = time.perf_counter()
-    init = (
-        jax.jit(jax.vmap(simulation.init, in_axes=(None, 0, 0)), out_shardings=sharding)
-        .lower(master, seed_ids, params)
-        .compile()
-    )
-    carry = init(master, seed_ids, params)
-    chunk = jax.jit(counted_chunk, donate_argnums=0).lower(carry, params, jnp.int32(0)).compile()
+    init_all = jax.jit(jax.vmap(simulation.init, in_axes=(None, 0, 0)), out_shardings=sharding)
+    with count_compiles() as init_counts:
+        traced_init = init_all.trace(master, seed_ids, params)
+        init = traced_init.lower().compile()
+    with count_compiles() as chunk_counts:
+        carry = traced_init.out_info  # ShapeDtypeStructs of the batched carry
+        chunk = jax.jit(counted_chunk, donate_argnums=0).lower(carry, params, t).compile()
     compile_seconds = time.perf_counter() - start
     devices = 1 if sharding is None else len(sharding.mesh.devices)
+    compiles = {"init": init_counts["compiles"], "chunk": chunk_counts["compiles"]}
+    cache_hits = init_counts["cache_hits"] + chunk_counts["cache_hits"]
     return CompiledRun(init, chunk, master, seed_ids, params, steps // steps_per_chunk,
-                       steps_per_chunk, compile_seconds, traces, devices)  # fmt: skip
+                       steps_per_chunk, compile_seconds, traces, devices, compiles,
+                       cache_hits)  # fmt: skip
 
 
 def run(

@@ -98,7 +98,9 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
         "seeds": len(experiment.seeds),
         "steps": experiment.steps,
         "traces": outcome.traces,
-        "compiles": 1,  # the chunk function is lowered and compiled once, ahead of time
+        # XLA compilations measured while building init and chunk, and while running them
+        "compiles": outcome.compiles,
+        "compile_cache_hits": outcome.cache_hits,  # of those, loaded from the persistent cache
         "devices_used": outcome.devices,
         "not_applicable": list(not_applicable),
         "compile_seconds": outcome.compile_seconds,
