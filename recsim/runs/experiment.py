@@ -5,7 +5,7 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from recsim import figures
 from recsim.core import loop
 from recsim.core.metric_table import METRIC_NAMES, MODEL_METRICS
-from recsim.runs import results
+from recsim.runs import results, sweep
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,12 +45,19 @@ class Experiment:
         return list(self.seeds) * len(self.grid)
 
 
-def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None = None) -> dict:
+class RunOutput(NamedTuple):
+    """What `run_and_write` wrote, kept in memory."""
+
+    info: dict[str, Any]  # the contents of run.json
+    frame: pd.DataFrame  # the contents of metrics.parquet
+
+
+def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None = None) -> RunOutput:
     """Runs the experiment, checks every metric is finite, writes the result files.
 
     Files (each atomic): `curves.png`, `metrics.parquet`, `run.json`, then `COMPLETED`; a run
     that fails before writing writes nothing, and without `COMPLETED` a directory's files are
-    not a result. Returns the contents of run.json.
+    not a result. Returns run.json's contents and the metrics frame.
     """
     run_dir = Path(run_dir)
     spec = experiment.simulation.env.spec
@@ -120,7 +127,7 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
     results.write_parquet(run_dir / "metrics.parquet", frame)
     results.write_json(run_dir / "run.json", info)
     results.mark_completed(run_dir)
-    return info
+    return RunOutput(info, frame)
 
 
 def format_summary(summary: pd.DataFrame) -> str:
@@ -135,3 +142,22 @@ def format_summary(summary: pd.DataFrame) -> str:
     )
     table = summary.pivot(index="metric", columns="point", values="value")
     return table.reindex(list(METRIC_NAMES)).to_string()
+
+
+def format_report(experiment: Experiment, output: RunOutput, run_dir: Path) -> str:
+    """What `python -m experiments.run` prints after a run: sizes, the summary table across
+    seeds, compile and run time, and where the results are."""
+    info, axes = output.info, list(experiment.grid[0])
+    lines = [
+        f"{experiment.title}: {len(experiment.grid)} grid point(s) x {info['seeds']} seeds x "
+        f"{info['steps']} steps",
+        format_summary(sweep.summarize(output.frame)),
+    ]
+    if axes:
+        lines.append(f"(columns: {', '.join(axes)}; {info['seeds']} seeds per grid point)")
+    lines.append(
+        f"compile {info['compile_seconds']:.1f} s, run {info['run_seconds']:.1f} s, "
+        f"{info['interactions_per_second']:,.0f} interactions/s on {info['backend']}"
+    )
+    lines.append(f"results: {run_dir}")
+    return "\n".join(lines)
