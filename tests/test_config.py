@@ -10,6 +10,7 @@ import agents
 import envs
 from agents import exploration as explorations
 from experiments.config import build_experiment, register_configs
+from recsim.core.registry import Entry, Registry
 from recsim.core.validation import ConfigError
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
@@ -84,6 +85,9 @@ def test_overrides_reach_the_experiment():
         ("agent.learning_rate=0", "agent.learning_rate=0"),
         ("agent.hidden=[]", "agent.hidden=[] must list at least one layer width"),
         ("agent=linucb agent.ridge=0", "agent.ridge=0"),
+        ("agent.name=nope", "agent.name='nope' must be one of ('neural', 'linucb', 'lints',"),
+        ("exploration.name=nope", "exploration.name='nope' must be one of ('greedy', 'random',"),
+        ("env.name=nope", "env.name='nope' must be one of ('latent',)"),
     ],
 )
 def test_out_of_range_values_are_refused_in_one_line(override, message):
@@ -99,3 +103,15 @@ def test_out_of_range_values_are_refused_in_one_line(override, message):
 def test_types_and_unknown_keys_are_caught_by_the_schema(override):
     with pytest.raises(ConfigCompositionException):
         composed(override)
+
+
+def test_registry_lookup_and_registration_errors():
+    registry = Registry("thing", [Entry("a", None, print), Entry("b", None, print)])
+    assert registry.names() == ("a", "b") and list(registry) == ["a", "b"] and len(registry) == 2
+    assert registry.get("b", "thing.name") is registry["b"] and "a" in registry
+    with pytest.raises(ConfigError, match=r"^thing\.name='c' must be one of \('a', 'b'\)$"):
+        registry.get("c", "thing.name")
+    with pytest.raises(ValueError, match="'a' is registered twice"):
+        Registry("thing", [Entry("a", None, print), Entry("a", None, print)])
+    with pytest.raises(TypeError, match="must default to the component's name"):
+        Entry.of(int, print)
