@@ -32,10 +32,7 @@ def check_env(env: Env, params: PyTree, seed: int = 0, steps: int = 2) -> None:
     """Runs `env` for `steps` steps with random slates and checks the contract."""
     spec = env.spec
     key = jax.random.key(seed)
-    init = jax.jit(env.init)
-    state = init(key, params)
-    _same(state, init(key, params), "init is not pure (same key, different state)")
-    _finite(state, "init state")
+    state = _checked_init(env.init, key, params)
     traces = [0]
 
     def one_step(key, state, slates):
@@ -91,14 +88,11 @@ def check_env(env: Env, params: PyTree, seed: int = 0, steps: int = 2) -> None:
         _check_shape(leaf, (2, *np.shape(single)), "vmap(init) state leaf")
 
 
-def check_agent(agent: Agent, params: PyTree, spec: EnvSpec, seed: int = 0, steps: int = 3) -> None:
+def check_agent(agent: Agent, params: PyTree, spec: EnvSpec, seed: int = 0, steps: int = 2) -> None:
     """Runs `agent` for `steps` steps on synthetic observations and clicks of `spec`'s shapes
     and checks the contract."""
     key = jax.random.key(seed)
-    init = jax.jit(agent.init)
-    state = init(key, params)
-    _same(state, init(key, params), "init is not pure (same key, different state)")
-    _finite(state, "init state")
+    state = _checked_init(agent.init, key, params)
     traces = [0]
 
     def act_and_update(key, state, obs, truth, clicks):
@@ -135,6 +129,15 @@ def check_agent(agent: Agent, params: PyTree, spec: EnvSpec, seed: int = 0, step
     act_all = jax.jit(jax.vmap(lambda k, s: agent.act(k, s, obs, params, *extra)))
     slates, _ = act_all(keys, batched)
     _check_shape(slates, (2, spec.users_per_step, spec.slate_size), "vmap(act) slates")
+
+
+def _checked_init(init, key: jax.Array, params: PyTree) -> PyTree:
+    """The initial state, checked pure (the same key twice) and finite."""
+    init = jax.jit(init)
+    state = init(key, params)
+    _same(state, init(key, params), "init is not pure (same key, different state)")
+    _finite(state, "init state")
+    return state
 
 
 def _synthetic_step(key: jax.Array, spec: EnvSpec, t: int) -> tuple[Observation, Truth, Any]:
