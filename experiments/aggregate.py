@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 import agents
+from agents import exploration as explorations
 from recsim import figures
 from recsim.runs import sweep
 
@@ -33,6 +34,11 @@ def legend_column(frame: pd.DataFrame, summary: pd.DataFrame) -> str:
     return "strategy"
 
 
+def colour_order() -> tuple[str, ...]:
+    """Every strategy and baseline name: each keeps its colour in every figure."""
+    return (*explorations.REGISTRY.names(), *agents.BASELINES)
+
+
 def write_figures(sweep_dir: Path, out: Path, by: str | None, pdf: bool) -> list[Path]:
     """The paper figures of a merged sweep, one colour per value of `by`."""
     frame = pd.read_parquet(sweep_dir / "sweep.parquet")
@@ -40,7 +46,7 @@ def write_figures(sweep_dir: Path, out: Path, by: str | None, pdf: bool) -> list
     if by is None:
         by = legend_column(frame, summary)
     frame[by] = frame[by].astype(str)
-    colours = figures.palette(frame[by])
+    colours = figures.palette(frame[by], order=colour_order())
     written = []
     for family, metrics in figures.FAMILIES.items():
         fig = figures.curves(frame, by, metrics, colours)

@@ -64,3 +64,18 @@ def test_derived_views():
         assert all(metric_table.BY_NAME[n].family == family for n in names)
     assert metric_table.label("ctr") == "CTR (clicks / impression)"
     assert metric_table.label("seed") == "seed"
+
+
+def test_every_logged_value_stays_in_its_bounds():
+    """A short run with every world mechanism on: each metric within its table bounds."""
+    from recsim.core import loop
+    from tests.conftest import simulation
+
+    sim, params = simulation(
+        "neural", drift_rate=0.05, item_churn_rate=0.2, item_churn_every=5, patience=1.0
+    )
+    rows = loop.run(sim, params, master_seed=0, seeds=range(2), steps=40).rows
+    for metric in TABLE:
+        low, high = metric.bounds
+        values = rows[metric.name]
+        assert values.min() >= low - 1e-6 and values.max() <= high + 1e-6, metric.name

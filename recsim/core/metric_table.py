@@ -18,6 +18,7 @@ A metric is formed in one of two ways:
 """
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Literal, NamedTuple
 
@@ -76,6 +77,7 @@ class Metric:
     final: Callable[[RowInputs], jax.Array] | None = None  # running / end-of-window value
     needs_model: bool = False  # needs predicted click probabilities (NaN otherwise)
     headline: bool = False  # drawn in its family's figure
+    bounds: tuple[float, float] = (0.0, math.inf)  # the values it can take (bands are clipped)
 
     def __post_init__(self):
         if (self.step_sum is None) == (self.final is None) or (self.per is None) != (
@@ -96,6 +98,7 @@ TABLE: tuple[Metric, ...] = (
         ),
         per="impressions", integer=True,
         step_sum=lambda s: jnp.sum(jnp.sum(s.clicks, axis=1)),
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "expected_ctr", "accuracy", "expected CTR (click prob. / impression)", "higher",
@@ -105,6 +108,7 @@ TABLE: tuple[Metric, ...] = (
             ' under `pbm`)'
         ),
         per="impressions", step_sum=lambda s: jnp.sum(s.shown_value), headline=True,
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "regret", "accuracy", "regret (expected clicks / visit)", "lower",
@@ -136,6 +140,7 @@ TABLE: tuple[Metric, ...] = (
         ),
         per="visits",
         step_sum=lambda s: jnp.sum(metrics.precision_from_ideal(s.shown_attraction, s.kth_best)),
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "ndcg_at_k", "accuracy", "NDCG@k", "higher",
@@ -145,6 +150,7 @@ TABLE: tuple[Metric, ...] = (
         ),
         per="visits",
         step_sum=lambda s: jnp.sum(metrics.ndcg_from_ideal(s.shown_attraction, s.ideal)),
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "ild", "diversity", "intra-list diversity (cosine distance)", "higher",
@@ -156,6 +162,7 @@ TABLE: tuple[Metric, ...] = (
         step_sum=lambda s: jnp.sum(
             metrics.intra_list_diversity(s.tr.obs.item_features[s.tr.slates])
         ),
+        bounds=(0.0, 2.0),
     ),
     Metric(
         "coverage", "diversity", "catalogue coverage (share of items)", "higher",
@@ -164,6 +171,7 @@ TABLE: tuple[Metric, ...] = (
         ),
         final=lambda r: jnp.mean(jnp.any(r.totals.exposure > 0, axis=1).astype(jnp.float32)),
         headline=True,
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "novelty", "novelty", "novelty (bits)", "higher",
@@ -186,6 +194,7 @@ TABLE: tuple[Metric, ...] = (
             'ascending (0 equal, (N−1)/N all on one item, 0 when nothing shown)'
         ),
         final=lambda r: metrics.gini(r.exposure), headline=True,
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "exposure_entropy", "fairness", "exposure entropy (bits)", "higher",
@@ -209,6 +218,7 @@ TABLE: tuple[Metric, ...] = (
             r.group_best, r.group_regret / r.totals.exposure.shape[1], r.has_group
         ),
         headline=True,
+        bounds=(-math.inf, math.inf),
     ),
     Metric(
         "group_regret_gap", "fairness", "group regret gap (max − min)", "lower",
@@ -226,6 +236,7 @@ TABLE: tuple[Metric, ...] = (
         ),
         per="impressions", integer=True, headline=True,
         step_sum=lambda s: jnp.sum(s.new_shown.astype(jnp.int32)),
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "new_item_recall", "cold_start", "new items of the best slates shown (so far)", "higher",
@@ -239,6 +250,7 @@ TABLE: tuple[Metric, ...] = (
             r.totals.new_best > 0, r.totals.new_best.astype(jnp.float32), 1.0
         ),
         headline=True,
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "churn_rate", "engagement", "users leaving per visit", "lower",
@@ -247,6 +259,7 @@ TABLE: tuple[Metric, ...] = (
             '`env.patience` > 0)'
         ),
         per="visits", integer=True, step_sum=lambda s: jnp.sum(s.left), headline=True,
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "user_lifetime", "engagement", "visits per user (so far)", "higher",
@@ -268,6 +281,7 @@ TABLE: tuple[Metric, ...] = (
             'the same items (Chaney, Stewart & Engelhardt, 2018); constant without drift'
         ),
         final=lambda r: r.user_homogeneity, headline=True,
+        bounds=(-1.0, 1.0),
     ),
     Metric(
         "consumption_overlap", "homogenisation",
@@ -280,6 +294,7 @@ TABLE: tuple[Metric, ...] = (
             ' has consumed nothing); 0 while no pair has clicked anything'
         ),
         final=lambda r: metrics.mean_pairwise_jaccard(r.totals.consumed), headline=True,
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "explore_fraction", "agent", "explored share of slots", "none",
@@ -289,6 +304,7 @@ TABLE: tuple[Metric, ...] = (
         ),
         per="impressions", integer=True,
         step_sum=lambda s: jnp.sum(s.tr.info.explored.astype(jnp.int32)),
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "prediction_mae", "model", "prediction MAE (mean |p̂ − a| over items)", "lower",
@@ -302,6 +318,7 @@ TABLE: tuple[Metric, ...] = (
         step_sum=lambda s: jnp.sum(
             jnp.mean(jnp.abs(s.tr.info.scores - s.tr.truth.attraction), axis=1)
         ),
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "preference_spearman", "model", "preference recovery (Spearman ρ)", "higher",
@@ -313,6 +330,7 @@ TABLE: tuple[Metric, ...] = (
         ),
         per="model_visits", needs_model=True, headline=True,
         step_sum=lambda s: jnp.sum(metrics.spearman(s.tr.info.scores, s.tr.truth.attraction)),
+        bounds=(-1.0, 1.0),
     ),
     Metric(
         "greedy_ndcg", "model", "NDCG@k of the model's own greedy top-k", "higher",
@@ -327,6 +345,7 @@ TABLE: tuple[Metric, ...] = (
         step_sum=lambda s: jnp.sum(
             metrics.ranking_ndcg(s.tr.info.scores, s.tr.truth.attraction, s.tr.slates.shape[1])
         ),
+        bounds=(0.0, 1.0),
     ),
 )  # fmt: skip
 """Every metric, in the column order of `metrics.parquet`."""
@@ -362,12 +381,21 @@ def label(name: str) -> str:
 
 def readme_table() -> str:
     """The README's metric table (markdown), generated from `TABLE`."""
-    lines = ["| family | metric | better | definition |", "|---|---|---|---|"]
+    lines = ["| family | metric | better | range | definition |", "|---|---|---|---|---|"]
     for metric in TABLE:
         definition = metric.definition.replace("|", "\\|")
         family = metric.family.replace("_", " ")
-        lines.append(f"| {family} | `{metric.name}` | {metric.better} | {definition} |")
+        row = f"| {family} | `{metric.name}` | {metric.better} | {_range(metric.bounds)} |"
+        lines.append(f"{row} {definition} |")
     return "\n".join(lines)
+
+
+def _range(bounds: tuple[float, float]) -> str:
+    """`[0, 1]`, `[0, ∞)`, `(−∞, ∞)`."""
+    low, high = bounds
+    left = "(−∞" if low == -math.inf else f"[{low:g}"
+    right = "∞)" if high == math.inf else f"{high:g}]"
+    return f"{left}, {right}"
 
 
 if __name__ == "__main__":

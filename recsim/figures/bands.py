@@ -11,20 +11,38 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from recsim.core.metric_table import label
+from recsim.core.metric_table import BY_NAME, label
 from recsim.runs.stats import band_table
 
 
-def palette(names: Sequence[str]) -> dict[str, tuple]:
-    """A fixed colour per name: sorted names take the colours of tab10 (then tab20) in order,
-    so a strategy has the same colour in every figure of a sweep."""
+def palette(names: Sequence[str], order: Sequence[str] = ()) -> dict[str, tuple]:
+    """A fixed colour per name.
+
+    With `order` (e.g. every registered strategy and baseline name), a name takes the colour
+    of its place in `order` — of its last `/` part, so `neural/ucb` is coloured as `ucb` —
+    and keeps it in every figure of every sweep; a name whose colour is taken, or that is not
+    in `order`, takes the next free colour, in sorted order. Without `order`, sorted names take
+    the colours in turn. tab10 up to 10 colours, tab20 beyond.
+    """
     ordered = sorted({str(n) for n in names})
-    colours = matplotlib.colormaps["tab10" if len(ordered) <= 10 else "tab20"].colors
-    return {name: colours[i % len(colours)] for i, name in enumerate(ordered)}
+    order = list(order)
+    size = max(len(order), len(ordered))
+    colours = list(matplotlib.colormaps["tab10" if size <= 10 else "tab20"].colors)
+    chosen, used = {}, set()
+    for name in ordered:
+        key = name.rsplit("/", 1)[-1]
+        if key in order and order.index(key) % len(colours) not in used:
+            chosen[name] = order.index(key) % len(colours)
+            used.add(chosen[name])
+    free = [i for i in range(len(colours)) if i not in used] or list(range(len(colours)))
+    for i, name in enumerate(n for n in ordered if n not in chosen):
+        chosen[name] = free[i % len(free)]
+    return {name: colours[index] for name, index in chosen.items()}
 
 
 def curves(
@@ -36,8 +54,9 @@ def curves(
     columns: int = 4,
 ) -> Figure:
     """Each metric over steps, one line per value of the `by` column(s), mean ± 95% CI across
-    seeds; panels in rows of at most `columns`. A metric that is NaN throughout (not
-    applicable to the agent) gets a panel saying so."""
+    seeds (the band clipped to the values the metric can take); panels in rows of at most
+    `columns`. A metric that is NaN throughout (not applicable to the agent) gets a panel
+    saying so."""
     by = [by] if isinstance(by, str) else list(by or [])
     frame = frame.assign(line=_line_names(frame, by))
     colours = colours or palette(frame["line"])
@@ -53,11 +72,13 @@ def curves(
         if frame[metric].isna().all():
             ax.text(0.5, 0.5, "not applicable", ha="center", va="center", transform=ax.transAxes)
             continue
+        low, high = bounds(metric)
         for name, line in band_table(frame, metric, ["line"]).groupby("line", sort=True):
             colour = colours.get(name, colours.get(str(name)))
             ax.plot(line["step"], line["mean"], color=colour, label=name or None)
-            ax.fill_between(line["step"], line["mean"] - line["ci"], line["mean"] + line["ci"],
-                            color=colour, alpha=0.2, linewidth=0)  # fmt: skip
+            lower = np.maximum(line["mean"] - line["ci"], low)  # a band stays in the range
+            upper = np.minimum(line["mean"] + line["ci"], high)
+            ax.fill_between(line["step"], lower, upper, color=colour, alpha=0.2, linewidth=0)
     for ax in list(axes.flat)[len(metrics) :]:
         ax.axis("off")
     n_seeds = frame["seed"].nunique() if "seed" in frame else 0
@@ -67,6 +88,11 @@ def curves(
     else:
         fig.tight_layout()
     return fig
+
+
+def bounds(metric: str) -> tuple[float, float]:
+    """The values a metric column can take (unbounded for other columns)."""
+    return BY_NAME[metric].bounds if metric in BY_NAME else (-np.inf, np.inf)
 
 
 def _line_names(frame: pd.DataFrame, by: list[str]) -> pd.Series:

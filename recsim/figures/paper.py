@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from recsim.core import metric_table
 from recsim.core.metric_table import TRADEOFF_X, label
-from recsim.figures.bands import legend, palette
+from recsim.figures.bands import bounds, legend, palette
 from recsim.runs.stats import mean_and_ci
 
 
@@ -68,7 +68,9 @@ def knob(
                 for value, group in final.groupby(level=0)]  # fmt: skip
         values, means, cis = (np.asarray(column, float) for column in zip(*rows, strict=True))
         ax.plot(values, means, marker="o", color="tab:blue")
-        ax.fill_between(values, means - cis, means + cis, alpha=0.2, color="tab:blue")
+        low, high = bounds(metric)
+        lower, upper = np.maximum(means - cis, low), np.minimum(means + cis, high)
+        ax.fill_between(values, lower, upper, alpha=0.2, color="tab:blue")
         ax.set_xlabel(knob_column)
         ax.set_ylabel(f"final {label(metric)}")
         ax.grid(alpha=0.3)
