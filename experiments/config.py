@@ -1,8 +1,9 @@
 """Structured configs (Hydra's ConfigStore) and building an `Experiment` from a config.
 
-Types and unknown keys are caught by the structured configs when Hydra composes; ranges and
-cross-field rules by `validate_run` and, once, by each registered factory (env, agent,
-exploration strategy), before anything is compiled.
+Types and unknown keys are caught by the structured configs when Hydra composes, and keys
+added with `+` that no schema has by `check_known_keys`; ranges and cross-field rules by
+`validate_run` and, once, by each registered factory (env, agent, exploration strategy),
+before anything is compiled.
 """
 
 import dataclasses
@@ -38,7 +39,9 @@ class RunConfig:
 
 
 def register_configs() -> None:
-    """Stores the schemas: `run_schema`, and `<name>_schema` in each config group."""
+    """Stores the schemas: `run_schema`, and each group's under `schema/<group>/<name>` (out of
+    the selectable options of the group: `agent=neural_schema` is no choice)."""
+    OmegaConf.register_new_resolver("run_label", run_label, replace=True)
     store = ConfigStore.instance()
     store.store(name="run_schema", node=RunConfig)
     groups = (
@@ -48,7 +51,13 @@ def register_configs() -> None:
     )
     for group, registry in groups:
         for name, entry in registry.items():
-            store.store(group=group, name=f"{name}_schema", node=entry.config_class)
+            store.store(group=f"schema/{group}", name=name, node=entry.config_class)
+
+
+def run_label(env: str, agent: str, exploration: str) -> str:
+    """`env-agent-strategy` for a learning agent, `env-agent` for a baseline (it ignores the
+    strategy): the run directory's name (`${run_label:…}` in conf/config.yaml)."""
+    return f"{env}-{agent}" if agent in agents.BASELINES else f"{env}-{agent}-{exploration}"
 
 
 def enable_compilation_cache(path: str | None) -> None:
@@ -62,6 +71,24 @@ def enable_compilation_cache(path: str | None) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(directory))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
+def check_known_keys(cfg: DictConfig, path: str = "") -> None:
+    """Refuses a key that its node's schema lacks (Hydra lets `+key=value` add one to a
+    structured config; it would be recorded, hashed and never used)."""
+    schema = OmegaConf.get_type(cfg)
+    if dataclasses.is_dataclass(schema):
+        fields = [field.name for field in dataclasses.fields(schema)]
+        for key in cfg:
+            if key not in fields:
+                raise ConfigError(
+                    f"{path}{key}: unknown key (not in {schema.__name__}); the keys are "
+                    f"{', '.join(fields)}"
+                )
+    for key in cfg:
+        child = cfg._get_node(key)
+        if isinstance(child, DictConfig) and not child._is_missing() and not child._is_none():
+            check_known_keys(child, f"{path}{key}.")
 
 
 def validate_run(config: RunConfig) -> None:
@@ -109,6 +136,7 @@ def build_grid(config: RunConfig, env, agent) -> tuple[list[dict[str, Any]], lis
 
 def build_experiment(cfg: DictConfig) -> Experiment:
     """Validates the composed config and builds env, agent, grid and the compiled-loop plan."""
+    check_known_keys(cfg)
     config: RunConfig = OmegaConf.to_object(cfg)
     validate_run(config)
     env, _, agent, _ = build_point(config)

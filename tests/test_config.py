@@ -115,3 +115,48 @@ def test_registry_lookup_and_registration_errors():
         Registry("thing", [Entry("a", None, print), Entry("a", None, print)])
     with pytest.raises(TypeError, match="must default to the component's name"):
         Entry.of(int, print)
+
+
+@pytest.mark.parametrize(
+    "overrides, key, schema",
+    [
+        (["+foo=1"], "foo", "RunConfig"),
+        (["+exploration.epsilonn=0.5"], "exploration.epsilonn", "EpsilonGreedyConfig"),
+        (["agent=oracle", "+agent.learning_rate=0.1"], "agent.learning_rate", "OracleConfig"),
+        (["+grid.bogus=[1,2]"], "grid.bogus", "GridConfig"),
+    ],
+)
+def test_a_key_added_with_plus_that_no_schema_has_is_refused(overrides, key, schema):
+    with pytest.raises(ConfigError, match=rf"^{key}: unknown key \(not in {schema}\)"):
+        build_experiment(composed(*overrides))
+
+
+def test_presets_add_no_unknown_key():
+    build_experiment(composed("+experiment=compare_exploration"))
+
+
+@pytest.mark.parametrize("group, name", [("agent", "neural"), ("exploration", "ucb")])
+def test_schemas_are_not_options_of_their_group(group, name):
+    with pytest.raises(ConfigCompositionException, match=f"{group}/{name}_schema"):
+        composed(f"{group}={name}_schema")
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        from hydra.core.global_hydra import GlobalHydra
+
+        options = GlobalHydra.instance().config_loader().get_group_options(group)
+    assert name in options and not any("schema" in option for option in options)
+
+
+@pytest.mark.parametrize(
+    "overrides, label",
+    [
+        ([], "latent-neural-epsilon_greedy"),
+        (["agent=oracle"], "latent-oracle"),
+        (["agent=linucb"], "latent-linucb-ucb"),
+        (["agent=best_fixed", "exploration=ucb"], "latent-best_fixed"),
+    ],
+)
+def test_run_directory_names_a_strategy_only_for_learning_agents(overrides, label):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides, return_hydra_config=True)
+    run_dir = cfg.hydra.run.dir
+    assert run_dir.split("/")[1] == label

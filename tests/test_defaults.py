@@ -44,7 +44,7 @@ def test_every_registered_name_has_one_yaml_and_every_yaml_a_name(group):
 @pytest.mark.parametrize("group, option", OPTIONS)
 def test_yaml_extends_its_schema(group, option):
     text = yaml.safe_load((CONF / group / f"{option}.yaml").read_text())
-    assert text["defaults"][0] == f"{option}_schema"
+    assert text["defaults"][0] == f"/schema/{group}/{option}@_here_"
 
 
 @pytest.mark.parametrize("group, option", OPTIONS)

@@ -97,6 +97,11 @@ def test_same_command_twice_gives_identical_metrics(default_runs, tmp_path):
     [
         ("env.slate_size=300", "env.slate_size=300 is out of range: allowed 1..200 (env.n_items)"),
         ("steps=-5", "steps=-5 is out of range: allowed >= 1"),
+        (
+            "+foo=1",
+            "foo: unknown key (not in RunConfig); the keys are seed, seeds, steps, "
+            "log_every, progress, compilation_cache, env, agent, exploration, grid",
+        ),
     ],
 )
 def test_bad_range_exits_nonzero_in_one_line_and_writes_nothing(tmp_path, override, message):

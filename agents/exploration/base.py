@@ -24,7 +24,8 @@ strategy's name, written nowhere else), its params pytree, `select`, and
 which validates the config for the env's `spec` (once, here: some bounds depend on the slate
 size) and returns the named `select` with its traced knobs. Registering it is one line in
 `agents.exploration.REGISTRY`, and its Hydra option one YAML in `conf/exploration/` (the
-`<name>_schema` default and only the keys that differ from the dataclass defaults).
+`/schema/exploration/<name>@_here_` default and only the keys that differ from the dataclass
+defaults).
 """
 
 import dataclasses
