@@ -2,13 +2,15 @@
 
 Writes metrics.parquet, curves.png, run.json and COMPLETED to the run directory
 (`hydra.run.dir=DIR` to choose it), and job.json (the job's status; with traceback.txt when it
-failed); prints a summary table.
+failed); prints a summary table. Ctrl-C records the job `interrupted` and exits 130 with one
+line (in a sweep, after merging the jobs that completed).
 With `--multirun`, each job does the same in its own directory; a job whose configuration
 already completed in the sweep directory is skipped, a failing job is recorded and the others
 go on, and `experiments.callbacks.AggregateSweep` merges the results at the end.
 """
 
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -20,6 +22,7 @@ from omegaconf import DictConfig
 
 from experiments.config import build_experiment, enable_compilation_cache, register_configs
 from recsim.core.validation import ConfigError
+from recsim.runs import sweep
 from recsim.runs.experiment import format_report
 from recsim.runs.job import ForeignResultError, run_job
 
@@ -47,10 +50,26 @@ def main(cfg: DictConfig) -> None:
         discard_hydra_files(run_dir)
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    enable_compilation_cache(cfg.compilation_cache)
+    try:
+        enable_compilation_cache(cfg.compilation_cache)
+    except OSError as error:
+        discard_hydra_files(run_dir)
+        print(f"error: compilation_cache={cfg.compilation_cache}: {error.strerror or error}; "
+              "give a writable directory, or compilation_cache=null", file=sys.stderr)  # fmt: skip
+        sys.exit(2)
     sweep_dir = Path(hydra_config.sweep.dir) if in_sweep else None
     try:
         job = run_job(experiment, run_dir, hydra_config.overrides.task, sweep_dir, cfg.progress)
+    except KeyboardInterrupt:
+        kept = "the sweep's completed jobs are kept and merged" if in_sweep else "nothing"
+        if in_sweep:
+            sweep.aggregate(sweep_dir)
+        print(f"interrupted: {run_dir} holds no result (job.json: interrupted); kept: {kept}",
+              file=sys.stderr, flush=True)  # fmt: skip
+        sys.stdout.flush()
+        # Not sys.exit: XLA may still run the interrupted chunk on its threads, and tearing the
+        # interpreter down under it can crash (seen: SIGSEGV after a sweep was interrupted).
+        os._exit(130)
     except ForeignResultError as error:  # stops the sweep before anything is touched
         print(f"error: {error}; re-run the sweep with its original overrides, or use a new "
               "hydra.sweep.dir", file=sys.stderr)  # fmt: skip

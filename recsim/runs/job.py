@@ -5,7 +5,8 @@ A job is one experiment in one run directory. In a sweep (`sweep_dir` given), a 
 config hash already completed in the sweep directory is skipped, and a run directory that
 holds the completed result of another configuration is refused before anything is touched.
 Otherwise the job is recorded `running`, run, and recorded `completed` or `failed` (with the
-traceback beside the record): a failure is returned, not raised, so a sweep can go on.
+traceback beside the record): a failure is returned, not raised, so a sweep can go on. An
+interrupt (Ctrl-C) is recorded `interrupted` and raised again.
 """
 
 import dataclasses
@@ -75,6 +76,9 @@ def run_job(
     jobs.write(run_dir, status="running", **record)
     try:
         output = run_and_write(experiment, run_dir, progress=progress)
+    except KeyboardInterrupt:  # the user stopped it: recorded truly, then stop everything
+        jobs.write(run_dir, status="interrupted", **record)
+        raise
     except Exception as error:  # recorded for the sweep; every other job goes on
         jobs.record_failure(run_dir, record, error)
         return JobOutcome("failed", run_dir, record, error=error)

@@ -44,8 +44,9 @@ def parse_overrides(overrides: list[str]) -> dict[str, str]:
 def manifest(sweep_dir: Path) -> list[dict[str, Any]]:
     """One entry per job: overrides, config hash, status, run dir, error.
 
-    Status: `completed` (the COMPLETED marker is there), `failed`, `skipped`, or `running`
-    (started, not finished: still running, or killed without a record).
+    Status: `completed` (the COMPLETED marker is there), `failed`, `skipped`, `interrupted`
+    (stopped by the user), or `running` (started, not finished: still running, or killed
+    without a record).
     """
     entries = []
     for job_dir in job_dirs(sweep_dir):
@@ -145,7 +146,7 @@ def aggregate(sweep_dir: Path) -> list[dict[str, Any]]:
 def failures(entries: list[dict[str, Any]], finished: bool = False) -> list[dict[str, Any]]:
     """Failed jobs; with `finished` (the sweep has returned), jobs still marked running died
     without a record and count as failed too."""
-    bad = ("failed", "running") if finished else ("failed",)
+    bad = ("failed", "interrupted", "running") if finished else ("failed", "interrupted")
     return [entry for entry in entries if entry["status"] in bad]
 
 

@@ -1,0 +1,78 @@
+"""Process-level endings of a job, through a real subprocess and a real signal: every way a
+job ends leaves a true record and one line on stderr."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}
+
+
+def start(*overrides: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "experiments.run", *overrides, "compilation_cache=null"]
+    return subprocess.Popen(
+        command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_for_status(job_file: Path, status: str, timeout: float = 240.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if job_file.exists() and json.loads(job_file.read_text()).get("status") == status:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{job_file} never said {status}")
+
+
+@pytest.mark.slow
+def test_ctrl_c_records_interrupted_exits_130_in_one_line(tmp_path):
+    run_dir = tmp_path / "run"
+    process = start(f"hydra.run.dir={run_dir}", "seeds=2", "steps=20000", "log_every=100")
+    wait_for_status(run_dir / "job.json", "running")
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=240)
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines() == [
+        f"interrupted: {run_dir} holds no result (job.json: interrupted); kept: nothing"
+    ]
+    assert json.loads((run_dir / "job.json").read_text())["status"] == "interrupted"
+    assert not (run_dir / "COMPLETED").exists() and not (run_dir / "metrics.parquet").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_sweep_merges_what_completed(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    process = start(
+        "--multirun", f"hydra.sweep.dir={sweep_dir}", "seeds=1", "log_every=100",
+        "steps=100,20000",
+    )  # fmt: skip
+    wait_for_status(sweep_dir / "1" / "job.json", "running")
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=240)
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1].startswith(f"interrupted: {sweep_dir / '1'}")
+    manifest = json.loads((sweep_dir / "manifest.json").read_text())
+    assert [job["status"] for job in manifest["jobs"]] == ["completed", "interrupted"]
+    assert (sweep_dir / "summary.csv").exists()
+
+
+def test_an_unwritable_compilation_cache_is_one_line_exit_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "experiments.run", f"hydra.run.dir={run_dir}",
+               f"compilation_cache={blocker}/cache", "steps=50", "log_every=50"]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: compilation_cache={blocker}/cache:")
+    assert not run_dir.exists()
