@@ -21,6 +21,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from experiments.config import build_experiment, enable_compilation_cache, register_configs
+from experiments.usage import preflight
 from recsim.core.validation import ConfigError
 from recsim.runs import sweep
 from recsim.runs.experiment import format_report
@@ -86,4 +87,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    preflight(sys.argv[1:])
     main()

@@ -97,6 +97,13 @@ def test_same_command_twice_gives_identical_metrics(default_runs, tmp_path):
     [
         ("env.slate_size=300", "env.slate_size=300 is out of range: allowed 1..200 (env.n_items)"),
         ("steps=-5", "steps=-5 is out of range: allowed >= 1"),
+        ("env.n_itemz=5", "env.n_itemz: unknown key (not in LatentConfig)"),
+        (
+            "agent=nope",
+            "agent=nope: no such option; choose one of best_fixed, lints, linucb, "
+            "neural, oracle, popularity, popularity_clicks, random",
+        ),
+        ("seeds=abc", "seeds=abc: not a valid Integer"),
         (
             "+foo=1",
             "foo: unknown key (not in RunConfig); the keys are seed, seeds, steps, "
@@ -104,7 +111,7 @@ def test_same_command_twice_gives_identical_metrics(default_runs, tmp_path):
         ),
     ],
 )
-def test_bad_range_exits_nonzero_in_one_line_and_writes_nothing(tmp_path, override, message):
+def test_usage_error_exits_2_in_one_line_and_writes_nothing(tmp_path, override, message):
     run_dir = tmp_path / "bad"
     result = run_entry_point(run_dir, override)
     assert result.returncode == 2
