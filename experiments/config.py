@@ -32,6 +32,7 @@ class RunConfig:
     log_every: int = 50  # steps per logged row
     progress: bool | None = None  # progress bar; None: only when stderr is a terminal
     compilation_cache: str | None = None  # JAX persistent compilation cache dir; None: off
+    overwrite: bool = False  # a single run may replace another config's result in its dir
     env: Any = MISSING
     agent: Any = MISSING
     exploration: Any = MISSING  # used by learning agents; baselines ignore it
@@ -149,7 +150,7 @@ def build_experiment(cfg: DictConfig) -> Experiment:
         windows_per_chunk=loop.windows_per_chunk(n_windows),
     )
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    for display_only in ("progress", "compilation_cache"):  # not the experiment's identity
+    for display_only in ("progress", "compilation_cache", "overwrite"):  # not its identity
         resolved.pop(display_only, None)
     resolved["grid"] = {path: values for path, values in gridlib.axes(config.grid)}
     title = f"env={config.env.name} agent={config.agent.name}"

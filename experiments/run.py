@@ -25,7 +25,7 @@ from experiments.usage import preflight
 from recsim.core.validation import ConfigError
 from recsim.runs import sweep
 from recsim.runs.experiment import format_report
-from recsim.runs.job import ForeignResultError, run_job
+from recsim.runs.job import ForeignResultError, RunDirBusyError, run_job
 
 register_configs()
 # JAX logs at INFO that it found no TPU; keep that out of every run's and sweep's console.
@@ -60,7 +60,8 @@ def main(cfg: DictConfig) -> None:
         sys.exit(2)
     sweep_dir = Path(hydra_config.sweep.dir) if in_sweep else None
     try:
-        job = run_job(experiment, run_dir, hydra_config.overrides.task, sweep_dir, cfg.progress)
+        job = run_job(experiment, run_dir, hydra_config.overrides.task, sweep_dir,
+                      cfg.progress, overwrite=cfg.overwrite)  # fmt: skip
     except KeyboardInterrupt:
         kept = "the sweep's completed jobs are kept and merged" if in_sweep else "nothing"
         if in_sweep:
@@ -71,10 +72,17 @@ def main(cfg: DictConfig) -> None:
         # Not sys.exit: XLA may still run the interrupted chunk on its threads, and tearing the
         # interpreter down under it can crash (seen: SIGSEGV after a sweep was interrupted).
         os._exit(130)
+    except RunDirBusyError as error:
+        print(f"error: {error}; wait for it, or choose another hydra.run.dir", file=sys.stderr)
+        sys.exit(2)
     except ForeignResultError as error:  # stops the sweep before anything is touched
-        print(f"error: {error}; re-run the sweep with its original overrides, or use a new "
-              "hydra.sweep.dir", file=sys.stderr)  # fmt: skip
-        sys.exit(1)
+        if in_sweep:
+            print(f"error: {error}; re-run the sweep with its original overrides, or use a new "
+                  "hydra.sweep.dir", file=sys.stderr)  # fmt: skip
+            sys.exit(1)
+        print(f"error: {error}; pass overwrite=true to replace it, or choose another "
+              "hydra.run.dir", file=sys.stderr)  # fmt: skip
+        sys.exit(2)
     if job.status == "skipped":
         overrides = " ".join(job.record["overrides"])
         print(f"skipped: {overrides} already completed in {job.completed_in}")

@@ -76,3 +76,44 @@ def test_an_unwritable_compilation_cache_is_one_line_exit_2(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: compilation_cache={blocker}/cache:")
     assert not run_dir.exists()
+
+
+@pytest.mark.slow
+def test_a_second_run_into_a_busy_dir_is_refused(tmp_path):
+    run_dir = tmp_path / "run"
+    first = start(f"hydra.run.dir={run_dir}", "seeds=2", "steps=20000", "log_every=100")
+    wait_for_status(run_dir / "job.json", "running")
+    command = [sys.executable, "-m", "experiments.run", f"hydra.run.dir={run_dir}",
+               "steps=50", "log_every=50", "compilation_cache=null"]  # fmt: skip
+    second = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True)
+    first.send_signal(signal.SIGINT)
+    first.communicate(timeout=240)
+    assert second.returncode == 2
+    assert second.stderr.strip().splitlines() == [
+        f"error: {run_dir} is being written by another run now; wait for it, or choose "
+        "another hydra.run.dir"
+    ]
+    assert json.loads((run_dir / "job.json").read_text())["status"] == "interrupted"
+
+
+@pytest.mark.slow
+def test_a_single_run_replaces_another_configs_result_only_with_overwrite(tmp_path):
+    run_dir = tmp_path / "run"
+
+    def run(*overrides):
+        command = [sys.executable, "-m", "experiments.run", f"hydra.run.dir={run_dir}",
+                   "steps=50", "log_every=50", "compilation_cache=null", *overrides]  # fmt: skip
+        return subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True)
+
+    assert run("seeds=1").returncode == 0
+    kept = (run_dir / "metrics.parquet").read_bytes()
+    refused = run("seeds=2")
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        f"error: {run_dir} holds the completed result of another configuration; pass "
+        "overwrite=true to replace it, or choose another hydra.run.dir"
+    ]
+    assert (run_dir / "metrics.parquet").read_bytes() == kept
+    assert run("seeds=1").returncode == 0  # the same configuration may run again
+    assert run("seeds=2", "overwrite=true").returncode == 0
+    assert (run_dir / "metrics.parquet").read_bytes() != kept

@@ -1,21 +1,35 @@
 """Runs one job and keeps its record (`job.json`): the lifecycle behind
 `python -m experiments.run`, free of Hydra.
 
-A job is one experiment in one run directory. In a sweep (`sweep_dir` given), a job whose
-config hash already completed in the sweep directory is skipped, and a run directory that
-holds the completed result of another configuration is refused before anything is touched.
+A job is one experiment in one run directory, which it holds locked while it runs (a second
+job into the same directory is refused). In a sweep (`sweep_dir` given), a job whose config
+hash already completed in the sweep directory is skipped. A run directory that holds the
+completed result of another configuration is refused before anything is touched (a single
+run may replace it with `overwrite`).
 Otherwise the job is recorded `running`, run, and recorded `completed` or `failed` (with the
 traceback beside the record): a failure is returned, not raised, so a sweep can go on. An
 interrupt (Ctrl-C) is recorded `interrupted` and raised again.
 """
 
+import contextlib
 import dataclasses
+import fcntl
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from recsim.runs import jobs, results
 from recsim.runs.experiment import Experiment, RunOutput, run_and_write
+
+LOCK_FILE = ".lock"
+
+
+class RunDirBusyError(RuntimeError):
+    """Another job is writing the run directory (the argument) now."""
+
+    def __init__(self, run_dir: Path):
+        super().__init__(f"{run_dir} is being written by another run now")
+        self.run_dir = run_dir
 
 
 class ForeignResultError(RuntimeError):
@@ -46,6 +60,7 @@ def run_job(
     overrides: Sequence[str],
     sweep_dir: Path | None = None,
     progress: bool | None = None,
+    overwrite: bool = False,
 ) -> JobOutcome:
     """Runs `experiment` in `run_dir` and records the job there (see the module docstring).
 
@@ -55,19 +70,42 @@ def run_job(
       overrides: the command-line overrides that made the job (recorded).
       sweep_dir: the sweep directory when the job is part of a sweep; None for a single run.
       progress: show a progress bar (None: only when stderr is a terminal).
+      overwrite: a single run may replace the completed result of another configuration.
 
     Raises:
-      ForeignResultError: in a sweep, `run_dir` holds the completed result of another
-        configuration (nothing is written).
+      ForeignResultError: `run_dir` holds the completed result of another configuration (in
+        a sweep always, in a single run unless `overwrite`); nothing is written.
+      RunDirBusyError: another job holds the run directory's lock; nothing is written.
     """
     run_dir = Path(run_dir)
+    with _locked(run_dir):
+        return _run_locked(experiment, run_dir, overrides, sweep_dir, progress, overwrite)
+
+
+@contextlib.contextmanager
+def _locked(run_dir: Path):
+    """Holds an exclusive lock on `run_dir/.lock` (released when the process ends, however)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / LOCK_FILE, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunDirBusyError(run_dir) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run_locked(experiment, run_dir, overrides, sweep_dir, progress, overwrite) -> JobOutcome:
     config_hash = results.config_hash(experiment.config)
     record = {"overrides": list(overrides), "config_hash": config_hash}
+    foreign = results.is_completed(run_dir) and results.completed_hash(run_dir) != config_hash
+    if foreign and (sweep_dir is not None or not overwrite):
+        # In a sweep, the job numbers of this sweep dir belonged to other configurations;
+        # a single run replaces another configuration's result only when asked to.
+        raise ForeignResultError(run_dir)
     if sweep_dir is not None:
-        if results.is_completed(run_dir) and results.completed_hash(run_dir) != config_hash:
-            # The job numbers of this sweep dir belonged to other configurations: never
-            # overwrite a completed result.
-            raise ForeignResultError(run_dir)
         done = jobs.completed_with_hash(Path(sweep_dir), config_hash)
         if done is not None:
             if done != run_dir:
