@@ -45,12 +45,16 @@ def manifest(sweep_dir: Path) -> list[dict[str, Any]]:
     """One entry per job: overrides, config hash, status, run dir, error.
 
     Status: `completed` (the COMPLETED marker is there), `failed`, `skipped`, `interrupted`
-    (stopped by the user), or `running` (started, not finished: still running, or killed
-    without a record).
+    (stopped by the user), `running` (started, not finished: still running, or killed
+    without a record), or `corrupt` (its record or, found by `collect`, its results cannot
+    be read).
     """
     entries = []
     for job_dir in job_dirs(sweep_dir):
-        record = jobs.read(job_dir) or {}
+        try:
+            record = jobs.read(job_dir) or {}
+        except (OSError, ValueError) as error:
+            record = {"status": "corrupt", "error": f"{jobs.JOB_FILE} unreadable: {error}"}
         status = record.get("status", "unknown")
         if results.is_completed(job_dir) and status in ("running", "completed"):
             status = "completed"  # the marker is the truth: written after every result file
@@ -69,7 +73,8 @@ def manifest(sweep_dir: Path) -> list[dict[str, Any]]:
 
 
 def collect(sweep_dir: Path, entries: list[dict[str, Any]]) -> pd.DataFrame:
-    """All completed jobs' rows, with their override values and job as columns."""
+    """All completed jobs' rows, with their override values and job as columns. A completed
+    job whose metrics.parquet cannot be read is marked `corrupt` in `entries` and left out."""
     frames, seen = [], set()
     override_keys: list[str] = []
     for entry in entries:
@@ -79,8 +84,14 @@ def collect(sweep_dir: Path, entries: list[dict[str, Any]]) -> pd.DataFrame:
     for entry in entries:
         if entry["status"] != "completed" or entry["config_hash"] in seen:
             continue
+        path = Path(entry["run_dir"]) / "metrics.parquet"
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as error:  # pyarrow raises several types for a damaged file
+            reason = f"{type(error).__name__}: {error}".splitlines()[0]
+            entry.update(status="corrupt", error=f"{path} unreadable: {reason}")
+            continue
         seen.add(entry["config_hash"])
-        frame = pd.read_parquet(Path(entry["run_dir"]) / "metrics.parquet")
         overrides = parse_overrides(entry["overrides"])
         for position, key in enumerate(override_keys):
             column = f"override.{key}" if key in frame.columns else key  # e.g. `seed`
@@ -124,8 +135,8 @@ def aggregate(sweep_dir: Path) -> list[dict[str, Any]]:
     curves.png in `sweep_dir`. Returns the manifest entries."""
     sweep_dir = Path(sweep_dir)
     entries = manifest(sweep_dir)
+    frame = collect(sweep_dir, entries)  # marks jobs with unreadable results corrupt
     results.write_json(sweep_dir / "manifest.json", {"jobs": entries})
-    frame = collect(sweep_dir, entries)
     if frame.empty:  # nothing completed: no merged file may describe older results
         for name in ("sweep.parquet", "summary.csv", "curves.png"):
             (sweep_dir / name).unlink(missing_ok=True)
@@ -146,7 +157,8 @@ def aggregate(sweep_dir: Path) -> list[dict[str, Any]]:
 def failures(entries: list[dict[str, Any]], finished: bool = False) -> list[dict[str, Any]]:
     """Failed jobs; with `finished` (the sweep has returned), jobs still marked running died
     without a record and count as failed too."""
-    bad = ("failed", "interrupted", "running") if finished else ("failed", "interrupted")
+    bad = ("failed", "interrupted", "corrupt")
+    bad = (*bad, "running") if finished else bad
     return [entry for entry in entries if entry["status"] in bad]
 
 
