@@ -126,3 +126,24 @@ def test_unknown_key_exits_nonzero_without_traceback(tmp_path):
     assert result.returncode != 0
     assert "n_itemz" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "bad" / "metrics.parquet").exists()
+
+
+@pytest.mark.slow
+def test_help_lists_every_choice_and_top_level_key_and_nothing_internal():
+    import dataclasses
+
+    import agents
+    from agents import exploration as explorations
+    from experiments.config import RunConfig
+
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    command = [sys.executable, "-m", "experiments.run", "--help"]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0
+    words = set(result.stdout.replace(",", " ").replace(":", " ").split())
+    presets = [path.stem for path in (ROOT / "conf" / "experiment").glob("*.yaml")]
+    expected = [*agents.REGISTRY, *explorations.REGISTRY, *presets]
+    expected += [f.name for f in dataclasses.fields(RunConfig) if f.name not in ("env", "agent",
+                 "exploration", "grid")]  # fmt: skip
+    assert set(expected) <= words, set(expected) - words
+    assert "schema" not in result.stdout and ": null" not in result.stdout
