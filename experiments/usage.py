@@ -3,9 +3,11 @@
 Hydra reports a bad override (an unknown key, an option a group does not have, a value of the
 wrong type) in 7–21 lines with exit 1 and suggests `+key=value`, which would add a key that
 nothing uses. `preflight` composes the command's overrides once with Hydra's compose API and
-turns such an error into one line naming the key, the value and what is allowed.
+turns such an error into one line naming the key, the value and what is allowed; an output
+directory that cannot be written (under a file, read-only, /proc) is refused the same way.
 """
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -40,9 +42,47 @@ def describe(error: Exception) -> str:
     return " ".join(line.strip() for line in str(cause).splitlines() if line.strip())
 
 
+def output_error(argv: list[str]) -> str | None:
+    """Why the run or sweep directory of the command cannot be written, or None.
+
+    Checked on the nearest existing ancestor of `hydra.run.dir` / `hydra.sweep.dir` (the
+    current directory when neither is given): it must be a writable directory.
+    """
+    keys = ("hydra.run.dir", "hydra.sweep.dir")
+    given = {arg.split("=", 1)[0]: arg.split("=", 1)[1] for arg in argv if arg.startswith(keys)}
+    for key, value in given.items() or [("the current directory", ".")]:
+        path = Path(value).expanduser().absolute()
+        ancestor = path
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            return f"{key}={value}: {ancestor} is a file, not a directory"
+        if not os.access(ancestor, os.W_OK | os.X_OK) or _read_only(ancestor):
+            return f"{key}={value}: {ancestor} is not writable"
+    return None
+
+
+def _read_only(path: Path) -> bool:
+    """A read-only file system (root passes `os.access` there; /proc and /sys are too)."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY) or str(path).startswith(
+            ("/proc", "/sys")
+        )
+    except OSError:
+        return True
+
+
 def preflight(argv: list[str]) -> None:
-    """Composes a single run's overrides; on a usage error prints one line and exits 2.
-    Sweeps (`--multirun`) and Hydra's own flags are left to Hydra and the sweep callback."""
+    """Checks that the output directory can be written, and composes a single run's
+    overrides; on a usage error prints one line and exits 2. The overrides of sweeps
+    (`--multirun`) and Hydra's own flags are left to Hydra and the sweep callback."""
+    if any(arg in HYDRA_FLAGS for arg in ("-h", "--help", "--hydra-help", "--info", "-i")
+           if arg in argv):  # fmt: skip
+        return
+    problem = output_error(argv)
+    if problem:
+        print(f"error: {problem}; choose a writable directory", file=sys.stderr)
+        sys.exit(2)
     if any(arg in HYDRA_FLAGS or arg.split("=")[0] in HYDRA_FLAGS for arg in argv):
         return
     overrides = [arg for arg in argv if not arg.lstrip("+~").startswith("hydra")]

@@ -105,9 +105,13 @@ def test_same_command_twice_gives_identical_metrics(default_runs, tmp_path):
         ),
         ("seeds=abc", "seeds=abc: not a valid Integer"),
         (
+            "hydra.run.dir=/proc/recsim",
+            "hydra.run.dir=/proc/recsim: /proc is not writable; choose a writable directory",
+        ),
+        (
             "+foo=1",
             "foo: unknown key (not in RunConfig); the keys are seed, seeds, steps, "
-            "log_every, progress, compilation_cache, env, agent, exploration, grid",
+            "log_every, progress, compilation_cache, overwrite, env, agent, exploration, grid",
         ),
     ],
 )
@@ -147,3 +151,15 @@ def test_help_lists_every_choice_and_top_level_key_and_nothing_internal():
                  "exploration", "grid")]  # fmt: skip
     assert set(expected) <= words, set(expected) - words
     assert "schema" not in result.stdout and ": null" not in result.stdout
+
+
+@pytest.mark.slow
+def test_an_output_dir_under_a_file_is_one_line_exit_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file")
+    result = run_entry_point(blocker / "run", "steps=50", "log_every=50")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: hydra.run.dir={blocker}/run: {blocker} is a file, not a directory; choose a "
+        "writable directory"
+    )
