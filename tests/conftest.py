@@ -62,3 +62,18 @@ def at_step(obs, step):
     import jax.numpy as jnp
 
     return obs.replace(step=jnp.int32(step), item_age=jnp.full_like(obs.item_age, step))
+
+
+def pytest_configure(config):
+    """Tests share compiled programs through JAX's persistent compilation cache, in a fresh
+    directory per test session (identical programs in different tests compile once)."""
+    import os
+    import tempfile
+
+    import jax
+
+    if os.environ.get("RECSIM_TEST_NO_CACHE"):
+        return
+    directory = tempfile.mkdtemp(prefix="recsim-test-jax-cache-")
+    jax.config.update("jax_compilation_cache_dir", directory)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
