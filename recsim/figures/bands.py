@@ -86,7 +86,7 @@ def curves(
     if by:
         legend(fig, axes.flat[0], ", ".join(by))
     else:
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0, 1, _below_title(fig)))
     return fig
 
 
@@ -113,8 +113,14 @@ def _line_names(frame: pd.DataFrame, by: list[str]) -> pd.Series:
 def legend(fig: Figure, ax: Axes, title: str) -> None:
     """One legend for the whole figure, to the right of the panels."""
     handles, labels = ax.get_legend_handles_labels()
-    fig.tight_layout(rect=(0, 0, 1 - 1.7 / fig.get_figwidth(), 1))  # 1.7 in for the legend
+    right = 1 - 1.7 / fig.get_figwidth()  # 1.7 in for the legend
+    fig.tight_layout(rect=(0, 0, right, _below_title(fig)))
     fig.legend(handles, labels, title=title, loc="center right", fontsize="small")
+
+
+def _below_title(fig: Figure) -> float:
+    """The top of the panels: 0.45 in below the figure's top when it has a title."""
+    return 1 - 0.45 / fig.get_figheight() if fig._suptitle is not None else 1.0
 
 
 def save(fig: Figure, path: Path, pdf: bool = False) -> list[Path]:
