@@ -21,6 +21,7 @@ HYDRA_FLAGS = ("-h", "--help", "--hydra-help", "--info", "-i", "--cfg", "-c", "-
                "--package", "-p", "--shell-completion", "-sc", "-m", "--multirun",
                "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd",
                "--experimental-rerun", "--version")  # fmt: skip
+INFO_FLAGS = ("-h", "--help", "--hydra-help", "--info", "-i")
 
 
 def describe(error: Exception) -> str:
@@ -65,8 +66,9 @@ def output_error(argv: list[str]) -> str | None:
 def _read_only(path: Path) -> bool:
     """A read-only file system (root passes `os.access` there; /proc and /sys are too)."""
     try:
-        return bool(os.statvfs(path).f_flag & os.ST_RDONLY) or str(path).startswith(
-            ("/proc", "/sys")
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY) or path.parts[1:2] in (
+            ("proc",),
+            ("sys",),
         )
     except OSError:
         return True
@@ -76,8 +78,7 @@ def preflight(argv: list[str]) -> None:
     """Checks that the output directory can be written, and composes a single run's
     overrides; on a usage error prints one line and exits 2. The overrides of sweeps
     (`--multirun`) and Hydra's own flags are left to Hydra and the sweep callback."""
-    if any(arg in HYDRA_FLAGS for arg in ("-h", "--help", "--hydra-help", "--info", "-i")
-           if arg in argv):  # fmt: skip
+    if any(arg in INFO_FLAGS for arg in argv):  # they run nothing and write nothing
         return
     problem = output_error(argv)
     if problem:

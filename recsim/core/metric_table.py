@@ -80,9 +80,8 @@ class Metric:
     bounds: tuple[float, float] = (0.0, math.inf)  # the values it can take (bands are clipped)
 
     def __post_init__(self):
-        if (self.step_sum is None) == (self.final is None) or (self.per is None) != (
-            self.final is not None
-        ):
+        window_mean = self.per is not None and self.step_sum is not None
+        if window_mean == (self.final is not None) or (self.per is None) != (self.step_sum is None):
             raise ValueError(f"metric {self.name}: set per and step_sum, or final alone")
 
 

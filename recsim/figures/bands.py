@@ -120,7 +120,7 @@ def legend(fig: Figure, ax: Axes, title: str) -> None:
 
 def _below_title(fig: Figure) -> float:
     """The top of the panels: 0.45 in below the figure's top when it has a title."""
-    return 1 - 0.45 / fig.get_figheight() if fig._suptitle is not None else 1.0
+    return 1 - 0.45 / fig.get_figheight() if fig.get_suptitle() else 1.0
 
 
 def save(fig: Figure, path: Path, pdf: bool = False) -> list[Path]:
