@@ -14,8 +14,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
+from experiments.usage import describe
 from recsim.core.validation import ConfigError
-from recsim.runs import sweep
 
 
 def expand_sweep(overrides: list[str]) -> list[list[str]]:
@@ -25,6 +25,13 @@ def expand_sweep(overrides: list[str]) -> list[list[str]]:
     parsed = OverridesParser.create().parse_overrides(overrides=overrides)
     batches = BasicSweeper.split_arguments(parsed, None)
     return [list(job) for batch in batches for job in batch]
+
+
+def _job_error(job: list[str], reason: str) -> str:
+    """`error: <job's overrides>: <reason>`, the overrides left out when the reason starts
+    with them already."""
+    overrides = " ".join(job)
+    return f"error: {reason}" if reason.startswith(overrides) else f"error: {overrides}: {reason}"
 
 
 class AggregateSweep(Callback):
@@ -50,14 +57,17 @@ class AggregateSweep(Callback):
                 with open_dict(job_config):
                     del job_config["hydra"]  # as a job sees it: the task's config only
                 build_experiment(job_config)
-            except (ConfigError, ConfigCompositionException) as error:
-                reason = str(error).splitlines()[0]
-                problems.append(f"error: {' '.join(job)}: {reason}")
-        if problems:
+            except ConfigError as error:
+                problems.append(_job_error(job, str(error).splitlines()[0]))
+            except ConfigCompositionException as error:
+                problems.append(_job_error(job, describe(error)))
+        if problems:  # one line per job refused
             print("\n".join(problems), flush=True)
             raise SystemExit(2)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from recsim.runs import sweep  # Hydra imports this module for every run: keep it light
+
         sweep_dir = Path(config.hydra.sweep.dir)
         entries = sweep.aggregate(sweep_dir)
         print(f"sweep {sweep_dir}: {sweep.describe(entries)}", flush=True)

@@ -8,7 +8,7 @@ before anything is compiled.
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -19,7 +19,10 @@ from agents import exploration as explorations
 from experiments import grid as gridlib
 from recsim.core import loop
 from recsim.core.validation import ConfigError, check_int
-from recsim.runs.experiment import Experiment
+
+if TYPE_CHECKING:  # imported where used: it brings pandas, scipy and matplotlib, which a
+    # usage error of `experiments.run` (reported before anything runs) does not need
+    from recsim.runs.experiment import Experiment
 
 
 @dataclasses.dataclass
@@ -135,7 +138,7 @@ def build_grid(config: RunConfig, env, agent) -> tuple[list[dict[str, Any]], lis
     return points, params
 
 
-def build_experiment(cfg: DictConfig) -> Experiment:
+def build_experiment(cfg: DictConfig) -> "Experiment":
     """Validates the composed config and builds env, agent, grid and the compiled-loop plan."""
     check_known_keys(cfg)
     config: RunConfig = OmegaConf.to_object(cfg)
@@ -158,6 +161,8 @@ def build_experiment(cfg: DictConfig) -> Experiment:
         title += f" exploration={config.exploration.name}"
     else:
         resolved["exploration"] = None  # ignored: must not change the config hash
+    from recsim.runs.experiment import Experiment  # see the TYPE_CHECKING import above
+
     return Experiment(
         simulation=simulation,
         params=gridlib.stack(params),

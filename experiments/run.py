@@ -23,9 +23,6 @@ from omegaconf import DictConfig
 from experiments.config import build_experiment, enable_compilation_cache, register_configs
 from experiments.usage import preflight
 from recsim.core.validation import ConfigError
-from recsim.runs import sweep
-from recsim.runs.experiment import format_report
-from recsim.runs.job import ForeignResultError, RunDirBusyError, run_job
 
 register_configs()
 # JAX logs at INFO that it found no TPU; keep that out of every run's and sweep's console.
@@ -51,6 +48,12 @@ def main(cfg: DictConfig) -> None:
         discard_hydra_files(run_dir)
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    # Imported here, not above: they bring pandas, scipy and matplotlib (about 1.5 s), which
+    # a usage error (from `preflight` or `build_experiment`) must not wait for.
+    from recsim.runs import sweep
+    from recsim.runs.experiment import format_report
+    from recsim.runs.job import ForeignResultError, RunDirBusyError, run_job
+
     try:
         enable_compilation_cache(cfg.compilation_cache)
     except OSError as error:

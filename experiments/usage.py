@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf.errors import OmegaConfBaseException
 
@@ -22,10 +23,15 @@ HYDRA_FLAGS = ("-h", "--help", "--hydra-help", "--info", "-i", "--cfg", "-c", "-
                "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd",
                "--experimental-rerun", "--version")  # fmt: skip
 INFO_FLAGS = ("-h", "--help", "--hydra-help", "--info", "-i")
+MULTIRUN_FLAGS = ("-m", "--multirun")
+GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
 
 
 def describe(error: Exception) -> str:
     """One line for a composition error of Hydra / OmegaConf."""
+    if isinstance(error, OverrideParseException):
+        reason = error.message.splitlines()[0].strip()
+        return f"{error.override}: not a valid override ({reason}); see {GRAMMAR}"
     cause = error.__cause__ or error
     text = str(error)
     missing = re.search(r"Could not find '([\w/]+)/([^']+)'", text)
@@ -75,19 +81,27 @@ def _read_only(path: Path) -> bool:
 
 
 def preflight(argv: list[str]) -> None:
-    """Checks that the output directory can be written, and composes a single run's
-    overrides; on a usage error prints one line and exits 2. The overrides of sweeps
-    (`--multirun`) and Hydra's own flags are left to Hydra and the sweep callback."""
+    """Checks that the output directory can be written and composes the command's overrides
+    (for a sweep, those that are not swept, as Hydra composes the sweep's own config); on a
+    usage error prints one line and exits 2. Each job of a sweep is checked by the sweep
+    callback; commands with Hydra's other flags are left to Hydra."""
     if any(arg in INFO_FLAGS for arg in argv):  # they run nothing and write nothing
         return
     problem = output_error(argv)
     if problem:
         print(f"error: {problem}; choose a writable directory", file=sys.stderr)
         sys.exit(2)
-    if any(arg in HYDRA_FLAGS or arg.split("=")[0] in HYDRA_FLAGS for arg in argv):
+    multirun = any(arg in MULTIRUN_FLAGS for arg in argv)
+    flags = [arg for arg in argv if arg in HYDRA_FLAGS or arg.split("=")[0] in HYDRA_FLAGS]
+    if any(flag not in MULTIRUN_FLAGS for flag in flags):
         return
-    overrides = [arg for arg in argv if not arg.lstrip("+~").startswith("hydra")]
+    overrides = [arg for arg in argv if arg not in MULTIRUN_FLAGS]
+    overrides = [arg for arg in overrides if not arg.lstrip("+~").startswith("hydra")]
     try:
+        if multirun:
+            parsed = OverridesParser.create().parse_overrides(overrides=overrides)
+            swept = [override.is_sweep_override() for override in parsed]
+            overrides = [arg for arg, sweep in zip(overrides, swept, strict=True) if not sweep]
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
             compose(config_name="config", overrides=overrides)
     except (HydraException, OmegaConfBaseException, OverrideParseException) as error:
