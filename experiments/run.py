@@ -18,12 +18,13 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from experiments.config import build_experiment, enable_compilation_cache, register_configs
 from experiments.usage import preflight
 from recsim.core.validation import ConfigError
 
+HYDRA_DIR = ".hydra"
 register_configs()
 # JAX logs at INFO that it found no TPU; keep that out of every run's and sweep's console.
 logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
@@ -31,10 +32,24 @@ logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
 
 def discard_hydra_files(run_dir: Path) -> None:
     """Removes what Hydra wrote for a run that never started, and the dir if then empty."""
-    shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
+    shutil.rmtree(run_dir / HYDRA_DIR, ignore_errors=True)
     (run_dir / "run.log").unlink(missing_ok=True)
     if run_dir.is_dir() and not any(run_dir.iterdir()):
         run_dir.rmdir()
+
+
+def save_hydra_files(run_dir: Path, cfg: DictConfig) -> None:
+    """`.hydra/config.yaml`, `hydra.yaml` and `overrides.yaml` of the job, as Hydra writes them
+    with its `output_subdir` (which conf/config.yaml turns off: see there)."""
+    hydra_node = HydraConfig.get()
+    files = {
+        "config.yaml": cfg,
+        "hydra.yaml": OmegaConf.create({"hydra": hydra_node}),
+        "overrides.yaml": hydra_node.overrides.task,
+    }
+    (run_dir / HYDRA_DIR).mkdir(parents=True, exist_ok=True)
+    for name, config in files.items():
+        (run_dir / HYDRA_DIR / name).write_text(OmegaConf.to_yaml(config), encoding="utf-8")
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
@@ -64,7 +79,8 @@ def main(cfg: DictConfig) -> None:
     sweep_dir = Path(hydra_config.sweep.dir) if in_sweep else None
     try:
         job = run_job(experiment, run_dir, hydra_config.overrides.task, sweep_dir,
-                      cfg.progress, overwrite=cfg.overwrite)  # fmt: skip
+                      cfg.progress, overwrite=cfg.overwrite,
+                      on_start=lambda: save_hydra_files(run_dir, cfg))  # fmt: skip
     except KeyboardInterrupt:
         kept = "the sweep's completed jobs are kept and merged" if in_sweep else "nothing"
         if in_sweep:

@@ -14,7 +14,7 @@ interrupt (Ctrl-C) is recorded `interrupted` and raised again.
 import contextlib
 import dataclasses
 import fcntl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,7 @@ def run_job(
     sweep_dir: Path | None = None,
     progress: bool | None = None,
     overwrite: bool = False,
+    on_start: Callable[[], None] | None = None,
 ) -> JobOutcome:
     """Runs `experiment` in `run_dir` and records the job there (see the module docstring).
 
@@ -71,6 +72,9 @@ def run_job(
       sweep_dir: the sweep directory when the job is part of a sweep; None for a single run.
       progress: show a progress bar (None: only when stderr is a terminal).
       overwrite: a single run may replace the completed result of another configuration.
+      on_start: called once the job is sure to run, before its record is first written
+        (the caller's own files of the job, e.g. Hydra's `.hydra/`, so that a refused or
+        skipped job leaves every file of a completed one untouched).
 
     Raises:
       ForeignResultError: `run_dir` holds the completed result of another configuration (in
@@ -79,7 +83,8 @@ def run_job(
     """
     run_dir = Path(run_dir)
     with _locked(run_dir):
-        return _run_locked(experiment, run_dir, overrides, sweep_dir, progress, overwrite)
+        return _run_locked(experiment, run_dir, overrides, sweep_dir, progress, overwrite,
+                           on_start)  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -97,7 +102,9 @@ def _locked(run_dir: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _run_locked(experiment, run_dir, overrides, sweep_dir, progress, overwrite) -> JobOutcome:
+def _run_locked(
+    experiment, run_dir, overrides, sweep_dir, progress, overwrite, on_start
+) -> JobOutcome:
     config_hash = results.config_hash(experiment.config)
     record = {"overrides": list(overrides), "config_hash": config_hash}
     foreign = results.is_completed(run_dir) and results.completed_hash(run_dir) != config_hash
@@ -111,6 +118,8 @@ def _run_locked(experiment, run_dir, overrides, sweep_dir, progress, overwrite) 
             if done != run_dir:
                 jobs.write(run_dir, status="skipped", completed_in=str(done), **record)
             return JobOutcome("skipped", run_dir, record, completed_in=done)
+    if on_start is not None:
+        on_start()
     jobs.write(run_dir, status="running", **record)
     try:
         output = run_and_write(experiment, run_dir, progress=progress)

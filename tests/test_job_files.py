@@ -1,0 +1,64 @@
+"""A job that is refused or skipped leaves every file of a completed job as it was: results,
+records and Hydra's `.hydra/` files alike (byte for byte, modification times included)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["steps=20", "log_every=10", "seeds=2", "env.n_items=30", "env.n_users=100"]
+pytestmark = pytest.mark.slow
+
+
+def entry_point(*arguments: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    command = [sys.executable, "-m", "experiments.run", *arguments, *TINY]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under `directory`: its bytes and modification time (ns)."""
+    return {
+        str(path.relative_to(directory)): (path.read_bytes(), path.stat().st_mtime_ns)
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_a_refused_single_run_leaves_the_completed_run_dir_untouched(tmp_path):
+    run_dir = tmp_path / "run"
+    first = entry_point(f"hydra.run.dir={run_dir}", "agent=random")
+    assert first.returncode == 0, first.stderr[-2000:]
+    overrides = yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text())
+    assert overrides == ["agent=random", *TINY]
+    assert yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())["agent"]["name"] == (
+        "random"
+    )
+    before = snapshot(run_dir)
+    assert {".hydra/config.yaml", ".hydra/hydra.yaml", "job.json", "run.json"} <= set(before)
+    refused = entry_point(f"hydra.run.dir={run_dir}", "agent=popularity")
+    assert refused.returncode == 2
+    assert "holds the completed result of another configuration" in refused.stderr
+    assert snapshot(run_dir) == before
+
+
+def test_a_resumed_or_refused_sweep_leaves_completed_jobs_untouched(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    first = entry_point("--multirun", f"hydra.sweep.dir={sweep_dir}", "agent=random,oracle")
+    assert first.returncode == 0, first.stderr[-2000:]
+    jobs = {name: snapshot(sweep_dir / name) for name in ("0", "1")}
+    assert all(".hydra/overrides.yaml" in files for files in jobs.values())
+
+    resumed = entry_point("--multirun", f"hydra.sweep.dir={sweep_dir}", "agent=random,oracle")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert resumed.stdout.count("skipped: ") == 2
+    assert {name: snapshot(sweep_dir / name) for name in ("0", "1")} == jobs
+
+    reordered = entry_point("--multirun", f"hydra.sweep.dir={sweep_dir}", "agent=oracle,random")
+    assert reordered.returncode != 0
+    assert "holds the completed result of another configuration" in reordered.stderr
+    assert {name: snapshot(sweep_dir / name) for name in ("0", "1")} == jobs
