@@ -71,5 +71,5 @@ class AggregateSweep(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         entries = sweep.aggregate(sweep_dir)
         print(f"sweep {sweep_dir}: {sweep.describe(entries)}", flush=True)
-        if sweep.failures(entries, finished=True):  # the sweep is over: running = died
+        if sweep.failures(entries):
             raise SystemExit(1)

@@ -21,8 +21,6 @@ from typing import Any
 from recsim.runs import jobs, results
 from recsim.runs.experiment import Experiment, RunOutput, run_and_write
 
-LOCK_FILE = ".lock"
-
 
 class RunDirBusyError(RuntimeError):
     """Another job is writing the run directory (the argument) now."""
@@ -91,7 +89,7 @@ def run_job(
 def _locked(run_dir: Path):
     """Holds an exclusive lock on `run_dir/.lock` (released when the process ends, however)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / LOCK_FILE, "a") as handle:
+    with open(run_dir / jobs.LOCK_FILE, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

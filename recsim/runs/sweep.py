@@ -23,6 +23,8 @@ from recsim.core.metric_table import COUNT_NAMES, METRIC_NAMES, SWEEP_METRICS
 from recsim.runs import jobs, results
 from recsim.runs.stats import mean_and_ci
 
+DIED = "its process ended without a record (killed: SIGKILL, out of memory, power loss)"
+
 
 def job_dirs(sweep_dir: Path) -> list[Path]:
     """Directories of the sweep that hold a job record, in job-number order."""
@@ -45,9 +47,10 @@ def manifest(sweep_dir: Path) -> list[dict[str, Any]]:
     """One entry per job: overrides, config hash, status, run dir, error.
 
     Status: `completed` (the COMPLETED marker is there), `failed`, `skipped`, `interrupted`
-    (stopped by the user), `running` (started, not finished: still running, or killed
-    without a record), or `corrupt` (its record or, found by `collect`, its results cannot
-    be read).
+    (stopped by the user), `running` (its process is alive and holds the job's lock), `died`
+    (recorded running, but no process holds its lock: killed without a record, e.g. by
+    SIGKILL or the out-of-memory killer), or `corrupt` (its record or, found by `collect`,
+    its results cannot be read).
     """
     entries = []
     for job_dir in job_dirs(sweep_dir):
@@ -60,6 +63,8 @@ def manifest(sweep_dir: Path) -> list[dict[str, Any]]:
             status = "completed"  # the marker is the truth: written after every result file
         elif status == "completed":
             status, record["error"] = "failed", "interrupted: results incomplete (no COMPLETED)"
+        elif status == "running" and not jobs.lock_is_held(job_dir):
+            status, record["error"] = "died", DIED
         entries.append({
             "job": job_dir.name,
             "overrides": record.get("overrides", []),
@@ -154,20 +159,17 @@ def aggregate(sweep_dir: Path) -> list[dict[str, Any]]:
     return entries
 
 
-def failures(entries: list[dict[str, Any]], finished: bool = False) -> list[dict[str, Any]]:
-    """Failed jobs; with `finished` (the sweep has returned), jobs still marked running died
-    without a record and count as failed too."""
-    bad = ("failed", "interrupted", "corrupt")
-    bad = (*bad, "running") if finished else bad
-    return [entry for entry in entries if entry["status"] in bad]
+def failures(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Jobs that ended without a result: failed, interrupted, died or corrupt."""
+    return [e for e in entries if e["status"] in ("failed", "interrupted", "died", "corrupt")]
 
 
 def describe(entries: list[dict[str, Any]]) -> str:
     """A short report: counts per status and every failed job with its overrides and error."""
     counts = pd.Series([e["status"] for e in entries]).value_counts().to_dict() if entries else {}
     lines = [", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no jobs"]
-    for entry in failures(entries, finished=True):
+    for entry in failures(entries):
         overrides = " ".join(entry["overrides"])
-        reason = entry["error"] or "running, or stopped without a record"
+        reason = entry["error"] or "no reason recorded"
         lines.append(f"{entry['status'].upper()} job {entry['job']}: {overrides}: {reason}")
     return "\n".join(lines)
