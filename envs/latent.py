@@ -147,7 +147,8 @@ class LatentEnv:
         `(‖Σ_m u_m‖² − M) / (M (M − 1))` (Σ_{m≠m'} u_mᵀu_m' = ‖Σ u‖² − Σ ‖u_m‖²): []."""
         m = self.n_users
         total = jnp.sum(state.user_vecs, axis=0)
-        return (jnp.sum(total**2) - m) / (m * max(m - 1, 1))
+        pairs = float(m * max(m - 1, 1))  # a Python float: as an int32 it overflows at M > 46,341
+        return (jnp.sum(total**2) - m) / pairs
 
     def _catalogue_attraction(self, state: LatentState, user_ids, params) -> jax.Array:
         affinity = state.user_vecs[user_ids] @ state.item_vecs.T  # [U, N]

@@ -66,6 +66,7 @@ def main(cfg: DictConfig) -> None:
     # Imported here, not above: they bring pandas, scipy and matplotlib (about 1.5 s), which
     # a usage error (from `preflight` or `build_experiment`) must not wait for.
     from recsim.runs import sweep
+    from recsim.runs.device_memory import NotEnoughMemory
     from recsim.runs.experiment import format_report
     from recsim.runs.job import ForeignResultError, RunDirBusyError, run_job
 
@@ -106,7 +107,8 @@ def main(cfg: DictConfig) -> None:
         overrides = " ".join(job.record["overrides"])
         print(f"skipped: {overrides} already completed in {job.completed_in}")
     elif job.status == "failed":
-        print(f"error: run failed: {job.error}".splitlines()[0], file=sys.stderr)
+        reason = job.error if isinstance(job.error, NotEnoughMemory) else f"run failed: {job.error}"
+        print(f"error: {reason}".splitlines()[0], file=sys.stderr)
         if not in_sweep:
             sys.exit(1)  # in a sweep the failure is recorded and the other jobs go on
     else:

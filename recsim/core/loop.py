@@ -33,7 +33,7 @@ from jax import monitoring
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from recsim.core import keys as keylib
-from recsim.core import tracking
+from recsim.core import memory, tracking
 from recsim.core.contracts import Agent, Env
 from recsim.core.types import Transition
 
@@ -207,6 +207,7 @@ class RunResult(NamedTuple):
     compiles: dict[str, int]  # XLA compilations measured while building init, chunk; in run
     cache_hits: int = 0  # of those compilations, the ones loaded from the persistent cache
     final_carry: SimCarry | None = None  # batched final state (leading axis: simulation)
+    memory_bytes: dict[str, int | None] = {}  # "state" and "compiled" (`recsim.core.memory`)
 
 
 def simulation_sharding(n_sims: int) -> NamedSharding | None:
@@ -251,6 +252,7 @@ class CompiledRun:
     devices: int
     compiles: dict[str, int] = dataclasses.field(default_factory=dict)
     cache_hits: int = 0
+    memory_bytes: dict[str, int | None] = dataclasses.field(default_factory=dict)
 
     def execute(
         self, progress: Callable[[Iterable[int]], Iterable[int]] = lambda chunks: chunks
@@ -267,7 +269,8 @@ class CompiledRun:
             run_seconds = time.perf_counter() - start
         compiles = {**self.compiles, "run": counts["compiles"]}
         return RunResult(rows, self.compile_seconds, run_seconds, self.traces[0], self.devices,
-                         compiles, self.cache_hits + counts["cache_hits"], carry)  # fmt: skip
+                         compiles, self.cache_hits + counts["cache_hits"], carry,
+                         self.memory_bytes)  # fmt: skip
 
 
 def compile_run(
@@ -277,11 +280,14 @@ def compile_run(
     seeds: Iterable[int],
     steps: int,
     batched: bool = False,
+    check_memory: Callable[[memory.MemoryNeed], None] | None = None,
 ) -> CompiledRun:
     """Traces and compiles the init and chunk programs once (see `run` for the arguments).
 
     The chunk is lowered from the abstract carry of init (`out_info`: shapes, dtypes, weak
-    types and shardings, no FLOPs), so init runs only once, in `execute`.
+    types and shardings, no FLOPs), so init runs only once, in `execute`. `check_memory`, if
+    given, sees what the run will hold (`recsim.core.memory`) twice: the state, before
+    compiling, and XLA's figure, after; it raises to stop the run before anything runs.
     """
     seed_ids = jnp.asarray(list(seeds), jnp.int32)
     n_sims = seed_ids.shape[0]
@@ -303,19 +309,32 @@ def compile_run(
     t = jnp.int32(0)  # made here: converting it is an XLA compilation of its own
     start = time.perf_counter()
     init_all = jax.jit(jax.vmap(simulation.init, in_axes=(None, 0, 0)), out_shardings=sharding)
+    check_memory = check_memory or (lambda need: None)
+    devices = 1 if sharding is None else len(sharding.mesh.devices)
     with count_compiles() as init_counts:
         traced_init = init_all.trace(master, seed_ids, params)
+        carry = traced_init.out_info  # ShapeDtypeStructs of the batched carry
+        state = memory.state_buffers(carry, "carry") + memory.state_buffers(params, "params")
+        state_bytes = -(-sum(buffer.nbytes for buffer in state) // devices)  # per device
+        check_memory(memory.MemoryNeed("state", state_bytes, tuple(state[:3])))
         init = traced_init.lower().compile()
     with count_compiles() as chunk_counts:
-        carry = traced_init.out_info  # ShapeDtypeStructs of the batched carry
-        chunk = jax.jit(counted_chunk, donate_argnums=0).lower(carry, params, t).compile()
+        traced_chunk = jax.jit(counted_chunk, donate_argnums=0).trace(carry, params, t)
+        chunk = traced_chunk.lower().compile()
     compile_seconds = time.perf_counter() - start
+    peaks = [memory.compiled_bytes(program) for program in (init, chunk)]
+    compiled_bytes = None if None in peaks else max(peaks)
+    if compiled_bytes is not None:
+        made = memory.largest_intermediates(traced_chunk.jaxpr)
+        largest = sorted([*made, *state[:3]], key=lambda buffer: -buffer.nbytes)[:3]
+        check_memory(memory.MemoryNeed("compiled", compiled_bytes, tuple(largest)))
     devices = 1 if sharding is None else len(sharding.mesh.devices)
     compiles = {"init": init_counts["compiles"], "chunk": chunk_counts["compiles"]}
     cache_hits = init_counts["cache_hits"] + chunk_counts["cache_hits"]
+    memory_bytes = {"state": state_bytes, "compiled": compiled_bytes}
     return CompiledRun(init, chunk, master, seed_ids, params, steps // steps_per_chunk,
                        steps_per_chunk, compile_seconds, traces, devices, compiles,
-                       cache_hits)  # fmt: skip
+                       cache_hits, memory_bytes)  # fmt: skip
 
 
 def run(
@@ -326,6 +345,7 @@ def run(
     steps: int,
     batched: bool = False,
     progress: Callable[[Iterable[int]], Iterable[int]] = lambda chunks: chunks,
+    check_memory: Callable[[memory.MemoryNeed], None] | None = None,
 ) -> RunResult:
     """Runs `steps` steps of every seed in one vmapped, compiled program.
 
@@ -338,8 +358,10 @@ def run(
       steps: horizon; a multiple of `log_every * windows_per_chunk`.
       batched: whether `params` already has the simulation axis.
       progress: wraps the iterable of chunk indices (e.g. a progress bar).
+      check_memory: sees what the run will hold before it runs (see `compile_run`).
     """
-    return compile_run(simulation, params, master_seed, seeds, steps, batched).execute(progress)
+    compiled = compile_run(simulation, params, master_seed, seeds, steps, batched, check_memory)
+    return compiled.execute(progress)
 
 
 def rollout(

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from recsim import figures
 from recsim.core import loop
 from recsim.core.metric_table import METRIC_NAMES, MODEL_METRICS
-from recsim.runs import results, sweep
+from recsim.runs import device_memory, results, sweep
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,16 +72,33 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
         return tqdm(chunks, desc="simulating", unit=" interactions", unit_scale=per_chunk,
                     delay=2.0, disable=not show_bar, leave=False)  # fmt: skip
 
+    needs = []  # what the run holds, as `check_memory` saw it (for a late out-of-memory)
+    fits = device_memory.checker(experiment.config, experiment.n_simulations)
+
+    def check_memory(need):
+        needs.append(need)
+        fits(need)
+
     wall_start = time.perf_counter()
-    outcome = loop.run(
-        experiment.simulation,
-        experiment.batched_params(),
-        experiment.master_seed,
-        experiment.simulation_seeds(),
-        experiment.steps,
-        batched=True,
-        progress=bar,
-    )
+    try:
+        outcome = loop.run(
+            experiment.simulation,
+            experiment.batched_params(),
+            experiment.master_seed,
+            experiment.simulation_seeds(),
+            experiment.steps,
+            batched=True,
+            progress=bar,
+            check_memory=check_memory,
+        )
+    except jax.errors.JaxRuntimeError as error:
+        need = needs[-1] if needs else None
+        oom = device_memory.from_runtime_error(
+            error, experiment.config, experiment.n_simulations, need
+        )
+        if oom is None:
+            raise
+        raise oom from error
     frame = results.metrics_frame(
         outcome.rows, experiment.simulation_seeds(), experiment.simulation.log_every
     )
@@ -109,6 +126,8 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
         "compiles": outcome.compiles,
         "compile_cache_hits": outcome.cache_hits,  # of those, loaded from the persistent cache
         "devices_used": outcome.devices,
+        # per device: the state (exact) and XLA's peak for the compiled programs
+        "memory_bytes": outcome.memory_bytes,
         "not_applicable": list(not_applicable),
         "compile_seconds": outcome.compile_seconds,
         "run_seconds": outcome.run_seconds,
