@@ -65,9 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.sweep_dir.is_dir():
         print(f"error: sweep_dir={args.sweep_dir} is not a directory", file=sys.stderr)
         return 2
-    entries = sweep.aggregate(args.sweep_dir)
-    if not entries:
+    if not sweep.job_dirs(args.sweep_dir):
         print(f"error: sweep_dir={args.sweep_dir} holds no job (no */job.json)", file=sys.stderr)
+        return 2
+    try:
+        entries = sweep.aggregate(args.sweep_dir)
+    except OSError as error:
+        print(f"error: sweep_dir={args.sweep_dir}: cannot write the merged results "
+              f"({error.strerror or error}: {error.filename})", file=sys.stderr)  # fmt: skip
         return 2
     print(f"sweep {args.sweep_dir}: {sweep.describe(entries)}")
     if args.figures and (args.sweep_dir / "sweep.parquet").exists():

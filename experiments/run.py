@@ -92,6 +92,10 @@ def main(cfg: DictConfig) -> None:
         # Not sys.exit: XLA may still run the interrupted chunk on its threads, and tearing the
         # interpreter down under it can crash (seen: SIGSEGV after a sweep was interrupted).
         os._exit(130)
+    except OSError as error:  # the job's own files could not be written (e.g. a full disk)
+        print(f"error: cannot write {error.filename or run_dir}: {error.strerror or error}; "
+              "free space there, or choose another directory", file=sys.stderr)  # fmt: skip
+        sys.exit(1)
     except RunDirBusyError as error:
         print(f"error: {error}; wait for it, or choose another hydra.run.dir", file=sys.stderr)
         sys.exit(2)

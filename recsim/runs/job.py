@@ -125,7 +125,8 @@ def _run_locked(
         jobs.write(run_dir, status="interrupted", **record)
         raise
     except Exception as error:  # recorded for the sweep; every other job goes on
-        jobs.record_failure(run_dir, record, error)
+        with contextlib.suppress(OSError):  # e.g. the disk is full: the record stays `running`
+            jobs.record_failure(run_dir, record, error)  # and its free lock tells it died
         return JobOutcome("failed", run_dir, record, error=error)
     jobs.write(run_dir, status="completed", **record)
     return JobOutcome("completed", run_dir, record, output=output)

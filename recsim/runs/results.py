@@ -108,16 +108,23 @@ def environment_info() -> dict[str, Any]:
 
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Calls `write(tmp)` on a temporary file beside `path`, then renames it to `path`."""
+    """Calls `write(tmp)` on a temporary file beside `path`, then renames it to `path`.
+
+    Raises:
+      OSError: `path` could not be written (its `filename` is `path`, whatever failed).
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
         write(Path(tmp))
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, path)
+    except OSError as error:  # name the file the user knows, not the temporary one
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from error
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
 
 
