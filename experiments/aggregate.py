@@ -1,11 +1,15 @@
-"""`python -m experiments.aggregate SWEEP_DIR [--figures DIR] [--by KEY] [--pdf]`.
+"""`python -m experiments.aggregate SWEEP_DIR [--baseline KEY=VALUE] [--figures DIR] [--by KEY]
+[--pdf]`.
 
 (Re)builds a sweep's merged results: manifest.json, sweep.parquet, summary.csv and curves.png
 from the jobs that have completed so far — also for a partial or interrupted sweep — and lists
 failed jobs. With `--figures DIR`, also writes the paper figures of `recsim.figures` there
 (accuracy, diversity, novelty, fairness curves and the trade-off plot, one colour per value of
-`--by`, default: the first varying override). Exit code: 0 if no job failed, 1 otherwise, 2 if
-the directory holds no job.
+`--by`, default: the first varying override). With `--baseline KEY=VALUE` (e.g.
+`exploration=greedy`), also compare.csv: every configuration's paired differences to the
+baseline over seeds (`recsim.runs.compare`), and with `--figures` a forest plot of them per
+metric family. Exit code: 0 if no job failed, 1 otherwise, 2 if the directory holds no job or
+the comparison cannot be made.
 """
 
 import argparse
@@ -17,7 +21,7 @@ import pandas as pd
 import agents
 from agents import exploration as explorations
 from recsim import figures
-from recsim.runs import sweep
+from recsim.runs import compare, sweep
 
 
 def legend_column(frame: pd.DataFrame, summary: pd.DataFrame) -> str:
@@ -27,11 +31,16 @@ def legend_column(frame: pd.DataFrame, summary: pd.DataFrame) -> str:
     if not {"agent", "exploration"} <= set(columns):
         return columns[0]
     for table in (frame, summary):
-        table["strategy"] = [
-            agent if agent in agents.BASELINES else f"{agent}/{exploration}"
-            for agent, exploration in zip(table["agent"], table["exploration"], strict=True)
-        ]
+        add_strategy_column(table)
     return "strategy"
+
+
+def add_strategy_column(table: pd.DataFrame) -> None:
+    """`strategy`: `agent/exploration` for learners, the agent's name for a baseline."""
+    table["strategy"] = [
+        agent if agent in agents.BASELINES else f"{agent}/{exploration}"
+        for agent, exploration in zip(table["agent"], table["exploration"], strict=True)
+    ]
 
 
 def colour_order() -> tuple[str, ...]:
@@ -40,7 +49,8 @@ def colour_order() -> tuple[str, ...]:
 
 
 def write_figures(sweep_dir: Path, out: Path, by: str | None, pdf: bool) -> list[Path]:
-    """The paper figures of a merged sweep, one colour per value of `by`."""
+    """The paper figures of a merged sweep, one colour per value of `by` (and the forest plots
+    of compare.csv when the sweep has one)."""
     frame = pd.read_parquet(sweep_dir / "sweep.parquet")
     summary = pd.read_csv(sweep_dir / "summary.csv")
     if by is None:
@@ -52,6 +62,13 @@ def write_figures(sweep_dir: Path, out: Path, by: str | None, pdf: bool) -> list
         fig = figures.curves(frame, by, metrics, colours)
         written += figures.save(fig, out / family, pdf=pdf)
     written += figures.save(figures.tradeoff(summary, by, colours=colours), out / "tradeoff", pdf)
+    if (sweep_dir / sweep.COMPARE_FILE).exists():
+        table = pd.read_csv(sweep_dir / sweep.COMPARE_FILE)
+        if by == "strategy" and by not in table.columns:
+            add_strategy_column(table)
+        for family, metrics in figures.FAMILIES.items():
+            fig = figures.forest(table, by, metrics, colours=colours)
+            written += figures.save(fig, out / f"compare_{family}", pdf=pdf)
     return written
 
 
@@ -61,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--figures", type=Path, help="also write the paper figures here")
     parser.add_argument("--by", help="the override that names the lines (default: first varying)")
     parser.add_argument("--pdf", action="store_true", help="write PDF beside every PNG figure")
+    parser.add_argument("--baseline", help="KEY=VALUE: write compare.csv, paired differences "
+                        "to that configuration (e.g. exploration=greedy)")  # fmt: skip
     args = parser.parse_args(argv)
     if not args.sweep_dir.is_dir():
         print(f"error: sweep_dir={args.sweep_dir} is not a directory", file=sys.stderr)
@@ -69,7 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: sweep_dir={args.sweep_dir} holds no job (no */job.json)", file=sys.stderr)
         return 2
     try:
-        entries = sweep.aggregate(args.sweep_dir)
+        entries = sweep.aggregate(args.sweep_dir, baseline=args.baseline)
+    except compare.CompareError as error:
+        print(f"error: --baseline {args.baseline}: {error}", file=sys.stderr)
+        return 2
     except OSError as error:
         print(f"error: sweep_dir={args.sweep_dir}: cannot write the merged results "
               f"({error.strerror or error}: {error.filename})", file=sys.stderr)  # fmt: skip

@@ -4,6 +4,7 @@ Registered in conf/config.yaml under `hydra.callbacks`. They live in the package
 module run with `-m`, so Hydra imports them once.
 """
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +67,16 @@ class AggregateSweep(Callback):
             raise SystemExit(2)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from recsim.runs import sweep  # Hydra imports this module for every run: keep it light
+        # Hydra imports this module for every run: keep it light
+        from recsim.runs import compare, sweep
 
         sweep_dir = Path(config.hydra.sweep.dir)
-        entries = sweep.aggregate(sweep_dir)
+        baseline = config.get("baseline")
+        try:
+            entries = sweep.aggregate(sweep_dir, baseline=baseline)
+        except compare.CompareError as error:
+            print(f"error: baseline={baseline}: {error}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
         print(f"sweep {sweep_dir}: {sweep.describe(entries)}", flush=True)
         if sweep.failures(entries):
             raise SystemExit(1)

@@ -36,6 +36,7 @@ class RunConfig:
     progress: bool | None = None  # progress bar; None: only when stderr is a terminal
     compilation_cache: str | None = None  # JAX persistent compilation cache dir; None: off
     overwrite: bool = False  # a single run may replace another config's result in its dir
+    baseline: str | None = None  # KEY=VALUE: a sweep's compare.csv pairs configs with it
     env: Any = MISSING
     agent: Any = MISSING
     exploration: Any = MISSING  # used by learning agents; baselines ignore it
@@ -104,6 +105,11 @@ def validate_run(config: RunConfig) -> None:
         raise ConfigError(
             f"steps={config.steps} must be a multiple of log_every={config.log_every}"
         )
+    if config.baseline is not None:
+        key, sep, value = config.baseline.partition("=")
+        if not (sep and key and value):
+            raise ConfigError(f"baseline={config.baseline} is not KEY=VALUE, e.g. "
+                              "baseline='exploration=greedy' (quoted for Hydra)")  # fmt: skip
 
 
 def build_point(config: RunConfig) -> tuple[Any, Any, Any, Any]:
@@ -153,7 +159,7 @@ def build_experiment(cfg: DictConfig) -> "Experiment":
         windows_per_chunk=loop.windows_per_chunk(n_windows),
     )
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    for display_only in ("progress", "compilation_cache", "overwrite"):  # not its identity
+    for display_only in ("progress", "compilation_cache", "overwrite", "baseline"):  # not identity
         resolved.pop(display_only, None)
     resolved["grid"] = {path: values for path, values in gridlib.axes(config.grid)}
     title = f"env={config.env.name} agent={config.agent.name}"

@@ -9,6 +9,7 @@ already completed in the sweep directory is skipped, a failing job is recorded a
 go on, and `experiments.callbacks.AggregateSweep` merges the results at the end.
 """
 
+import contextlib
 import logging
 import os
 import shutil
@@ -66,6 +67,7 @@ def main(cfg: DictConfig) -> None:
     # Imported here, not above: they bring pandas, scipy and matplotlib (about 1.5 s), which
     # a usage error (from `preflight` or `build_experiment`) must not wait for.
     from recsim.runs import sweep
+    from recsim.runs.compare import CompareError
     from recsim.runs.device_memory import NotEnoughMemory
     from recsim.runs.experiment import format_report
     from recsim.runs.job import ForeignResultError, RunDirBusyError, run_job
@@ -85,7 +87,8 @@ def main(cfg: DictConfig) -> None:
     except KeyboardInterrupt:
         kept = "the sweep's completed jobs are kept and merged" if in_sweep else "nothing"
         if in_sweep:
-            sweep.aggregate(sweep_dir)
+            with contextlib.suppress(CompareError):  # compare.csv is left out, the rest merged
+                sweep.aggregate(sweep_dir, baseline=cfg.baseline)
         print(f"interrupted: {run_dir} holds no result (job.json: interrupted); kept: {kept}",
               file=sys.stderr, flush=True)  # fmt: skip
         sys.stdout.flush()

@@ -107,3 +107,45 @@ def highlight_best(summary: pd.DataFrame, by: str):
                 for index in column.index]  # fmt: skip
 
     return table.style.apply(style, axis=0).format("{:.4f}")
+
+
+def forest(
+    table: pd.DataFrame,
+    by: str,
+    metrics: Sequence[str],
+    measure: str = "final",
+    colours: dict[str, tuple] | None = None,
+    title: str = "",
+) -> Figure:
+    """Paired differences to the baseline (`compare.csv`): a panel per metric, a row per
+    configuration; the point is the mean difference over seeds, the thick bar its 95% paired-t
+    CI, the thin bar its bootstrap CI; the dashed line is no difference. A configuration
+    whose interval misses the line differs from the baseline at that level (before Holm's
+    adjustment, which `p_holm` in the table gives)."""
+    table = table[(table["measure"] == measure) & table["metric"].isin(metrics)]
+    table = table.assign(**{by: table[by].astype(str)})
+    names = sorted(table[by].unique())
+    colours = colours or palette(names)
+    shown = [m for m in metrics if m in set(table["metric"])]
+    fig = Figure(figsize=(3.6 * len(shown) + 1.8, 0.45 * len(names) + 1.6))
+    axes = fig.subplots(1, len(shown), squeeze=False, sharey=True)
+    for ax, metric in zip(axes[0], shown, strict=True):
+        rows = table[table["metric"] == metric].set_index(by)
+        for position, name in enumerate(names):
+            if name not in rows.index:
+                continue
+            row = rows.loc[name]
+            colour = colours[name]
+            ax.plot([row["ci_boot_low"], row["ci_boot_high"]], [position, position],
+                    color=colour, linewidth=1)  # fmt: skip
+            ax.plot([row["ci_t_low"], row["ci_t_high"]], [position, position],
+                    color=colour, linewidth=4, alpha=0.6, solid_capstyle="butt")  # fmt: skip
+            ax.plot(row["diff"], position, "o", color=colour, label=name)
+        ax.axvline(0.0, color="0.3", linestyle="--", linewidth=1)
+        ax.set_xlabel(f"Δ {measure} {label(metric)}")
+        ax.set_yticks(range(len(names)), names)
+        ax.grid(axis="x", alpha=0.3)
+    baseline = table["baseline"].iloc[0] if len(table) else ""
+    fig.suptitle(title or f"paired difference to {baseline} (95% CI: t thick, bootstrap thin)")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
+    return fig

@@ -20,9 +20,10 @@ import pandas as pd
 
 from recsim import figures
 from recsim.core.metric_table import COUNT_NAMES, METRIC_NAMES, SWEEP_METRICS
-from recsim.runs import jobs, results
+from recsim.runs import compare, jobs, results
 from recsim.runs.stats import mean_and_ci
 
+COMPARE_FILE = "compare.csv"
 DIED = "its process ended without a record (killed: SIGKILL, out of memory, power loss)"
 
 
@@ -135,13 +136,20 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def aggregate(sweep_dir: Path) -> list[dict[str, Any]]:
+def aggregate(sweep_dir: Path, baseline: str | None = None) -> list[dict[str, Any]]:
     """(Re)writes manifest.json and, if any job completed, sweep.parquet, summary.csv and
-    curves.png in `sweep_dir`. Returns the manifest entries."""
+    curves.png in `sweep_dir`; with `baseline` (`KEY=VALUE`) also compare.csv, the paired
+    comparisons of `recsim.runs.compare` (without, an older compare.csv is removed: it would
+    describe older results). Returns the manifest entries.
+
+    Raises:
+      compare.CompareError: the comparison cannot be made (the other files are written).
+    """
     sweep_dir = Path(sweep_dir)
     entries = manifest(sweep_dir)
     frame = collect(sweep_dir, entries)  # marks jobs with unreadable results corrupt
-    results.write_json(sweep_dir / "manifest.json", {"jobs": entries})
+    results.write_json(sweep_dir / "manifest.json", {"jobs": entries, "baseline": baseline})
+    (sweep_dir / COMPARE_FILE).unlink(missing_ok=True)
     if frame.empty:  # nothing completed: no merged file may describe older results
         for name in ("sweep.parquet", "summary.csv", "curves.png"):
             (sweep_dir / name).unlink(missing_ok=True)
@@ -156,6 +164,9 @@ def aggregate(sweep_dir: Path) -> list[dict[str, Any]]:
             frame, by, SWEEP_METRICS, title=f"sweep {sweep_dir.name}"
         ).savefig(tmp, dpi=110, format="png"),
     )
+    if baseline is not None:
+        table = compare.compare(frame, by, baseline)
+        results.write_atomic(sweep_dir / COMPARE_FILE, lambda tmp: table.to_csv(tmp, index=False))
     return entries
 
 
