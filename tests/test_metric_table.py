@@ -56,7 +56,10 @@ def test_window_sums_and_rows_follow_the_table():
 
 
 def test_derived_views():
-    assert metric_table.MODEL_METRICS == ("prediction_mae", "preference_spearman", "greedy_ndcg")
+    assert metric_table.MODEL_METRICS == (
+        "prediction_mae", "preference_spearman", "greedy_ndcg", "calibration_error",
+        "uncertainty_coverage", "uncertainty_error_corr",
+    )  # fmt: skip
     assert metric_table.FAMILIES["accuracy"] == ("expected_ctr", "cum_regret")
     assert metric_table.TRADEOFF_X == ("ild", "novelty", "exposure_gini")
     assert set(metric_table.SWEEP_METRICS) <= set(metric_table.METRIC_NAMES)

@@ -346,6 +346,48 @@ TABLE: tuple[Metric, ...] = (
         ),
         bounds=(0.0, 1.0),
     ),
+    Metric(
+        "calibration_error", "model", "calibration error (ECE, 10 bins)", "lower",
+        definition=(
+            'expected calibration error of the predicted top-position click probability p̂ '
+            '(clipped to [0, 1]) against the true attraction a, pooled over the arriving users '
+            '× the whole catalogue: `Σ_b (n_b/n) |mean_b(p̂) − mean_b(a)|` over 10 equal-width '
+            'bins of p̂ (b = [b/10, (b+1)/10), the last closed). Does a predicted 0.3 mean a '
+            '30% click rate?'
+        ),
+        per="model_visits", needs_model=True, headline=True,
+        step_sum=lambda s: s.tr.slates.shape[0]
+        * metrics.calibration_error(s.tr.info.scores, s.tr.truth.attraction),
+        bounds=(0.0, 1.0),
+    ),
+    Metric(
+        "uncertainty_coverage", "model", "share of a within p̂ ± 2σ", "none",
+        definition=(
+            'share of (arriving user, item) pairs whose true attraction lies within p̂ ± 2σ, σ '
+            "the agent's reported uncertainty (`ActInfo.uncertainty`: the ensemble's or the "
+            "posterior's std): about 0.95 for a calibrated Gaussian belief, lower when the agent"
+            ' is overconfident (0 with σ = 0 unless it is exact), higher when it is too unsure'
+        ),
+        per="model_visits", needs_model=True, headline=True,
+        step_sum=lambda s: s.tr.slates.shape[0] * metrics.interval_coverage(
+            s.tr.info.scores, s.tr.info.uncertainty, s.tr.truth.attraction
+        ),
+        bounds=(0.0, 1.0),
+    ),
+    Metric(
+        "uncertainty_error_corr", "model", "corr(σ, |p̂ − a|)", "higher",
+        definition=(
+            'Pearson correlation, pooled over the arriving users × the catalogue, between the '
+            "agent's uncertainty σ and its absolute error |p̂ − a| (0 when either is constant): "
+            'does the uncertainty point where the errors are, as UCB, Thompson and '
+            'uncertainty-query assume?'
+        ),
+        per="model_visits", needs_model=True,
+        step_sum=lambda s: s.tr.slates.shape[0] * metrics.pearson(
+            s.tr.info.uncertainty, jnp.abs(s.tr.info.scores - s.tr.truth.attraction)
+        ),
+        bounds=(-1.0, 1.0),
+    ),
 )  # fmt: skip
 """Every metric, in the column order of `metrics.parquet`."""
 

@@ -227,3 +227,37 @@ def mean_pairwise_jaccard(sets: jax.Array) -> jax.Array:
     similarity = jnp.where(pairs, both / jnp.where(union > 0, union, 1.0), 0.0)
     count = jnp.sum(pairs)
     return jnp.where(count > 0, jnp.sum(similarity) / jnp.maximum(count, 1), 0.0)
+
+
+def calibration_error(predicted: jax.Array, truth: jax.Array, bins: int = 10) -> jax.Array:
+    """Expected calibration error of probability forecasts, pooled over every entry: [] .
+
+    With p̂ the forecasts clipped to [0, 1], a the true probabilities, n entries and B `bins`
+    equal-width bins of p̂ (bin b = [b/B, (b+1)/B), the last one closed at 1):
+
+        ECE = Σ_b (n_b / n) · |mean_b(p̂) − mean_b(a)| = Σ_b |Σ_{e∈b} (p̂_e − a_e)| / n.
+
+    0 for a calibrated forecast; errors of opposite sign cancel within a bin, not across bins.
+    """
+    p = jnp.clip(jnp.ravel(predicted).astype(jnp.float32), 0.0, 1.0)
+    a = jnp.ravel(truth).astype(jnp.float32)
+    bin_of = jnp.clip(jnp.floor(p * bins).astype(jnp.int32), 0, bins - 1)
+    per_bin = jax.ops.segment_sum(p - a, bin_of, num_segments=bins)
+    return jnp.sum(jnp.abs(per_bin)) / p.size
+
+
+def interval_coverage(
+    predicted: jax.Array, std: jax.Array, truth: jax.Array, width: float = 2.0
+) -> jax.Array:
+    """Share of entries whose truth lies within predicted ± width · std: [] (pooled)."""
+    inside = jnp.abs(truth - predicted) <= width * std
+    return jnp.mean(inside.astype(jnp.float32))
+
+
+def pearson(x: jax.Array, y: jax.Array) -> jax.Array:
+    """Pearson correlation of all entries of `x` and `y`: []; 0 when either is constant."""
+    x = jnp.ravel(x).astype(jnp.float32)
+    y = jnp.ravel(y).astype(jnp.float32)
+    cx, cy = x - jnp.mean(x), y - jnp.mean(y)
+    norm = jnp.sqrt(jnp.sum(cx**2) * jnp.sum(cy**2))
+    return jnp.where(norm > 0, jnp.sum(cx * cy) / jnp.where(norm > 0, norm, 1.0), 0.0)
