@@ -309,14 +309,14 @@ def compile_run(
     t = jnp.int32(0)  # made here: converting it is an XLA compilation of its own
     start = time.perf_counter()
     init_all = jax.jit(jax.vmap(simulation.init, in_axes=(None, 0, 0)), out_shardings=sharding)
-    check_memory = check_memory or (lambda need: None)
     devices = 1 if sharding is None else len(sharding.mesh.devices)
     with count_compiles() as init_counts:
         traced_init = init_all.trace(master, seed_ids, params)
         carry = traced_init.out_info  # ShapeDtypeStructs of the batched carry
         state = memory.state_buffers(carry, "carry") + memory.state_buffers(params, "params")
         state_bytes = -(-sum(buffer.nbytes for buffer in state) // devices)  # per device
-        check_memory(memory.MemoryNeed("state", state_bytes, tuple(state[:3])))
+        if check_memory is not None:
+            check_memory(memory.MemoryNeed("state", state_bytes, tuple(state[:3])))
         init = traced_init.lower().compile()
     with count_compiles() as chunk_counts:
         traced_chunk = jax.jit(counted_chunk, donate_argnums=0).trace(carry, params, t)
@@ -324,11 +324,10 @@ def compile_run(
     compile_seconds = time.perf_counter() - start
     peaks = [memory.compiled_bytes(program) for program in (init, chunk)]
     compiled_bytes = None if None in peaks else max(peaks)
-    if compiled_bytes is not None:
+    if compiled_bytes is not None and check_memory is not None:
         made = memory.largest_intermediates(traced_chunk.jaxpr)
         largest = sorted([*made, *state[:3]], key=lambda buffer: -buffer.nbytes)[:3]
         check_memory(memory.MemoryNeed("compiled", compiled_bytes, tuple(largest)))
-    devices = 1 if sharding is None else len(sharding.mesh.devices)
     compiles = {"init": init_counts["compiles"], "chunk": chunk_counts["compiles"]}
     cache_hits = init_counts["cache_hits"] + chunk_counts["cache_hits"]
     memory_bytes = {"state": state_bytes, "compiled": compiled_bytes}
