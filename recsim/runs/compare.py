@@ -13,10 +13,16 @@ with x_{C,s} and x_{B,s} the per-seed values over the n shared seeds:
                                                 (percentile where BCa is undefined)
     p_value = two-sided paired t-test of mean(d) = 0
     p_holm = Holm's step-down adjustment of p_value over the configurations compared (per
-             metric and measure): p_(i) · (m − i + 1), running maximum, capped at 1
+             metric and measure): p_(i) · (m − i + 1), running maximum, capped at 1; NaN
+             p-values (fewer than 2 seeds) stay NaN and do not count in m
     variance_reduction = (var(x_C) + var(x_B)) / var(d)
                          = var of the unpaired difference / var of the paired difference:
                          what pairing (common random numbers) buys; > 1 when they correlate
+
+When every d_s is the same to float32 rounding (spread ≤ 10⁻⁶ of the values' scale), there is
+no spread to test: p_value is 1 if they are 0 and 0 otherwise, both intervals collapse to diff,
+and variance_reduction is inf (NaN when neither side varies either: 0/0). A metric that one
+side does not measure (NaN, e.g. model metrics of a baseline agent) gets no row.
 
 A configuration is paired with the baseline configuration that agrees with it on every other
 varying column (e.g. `exploration=ucb` with `exploration=greedy` of the same agent); when the
@@ -35,6 +41,7 @@ from scipy import stats
 from recsim.core.metric_table import METRIC_NAMES
 
 BOOTSTRAP_RESAMPLES = 9999
+TIED = 1e-6  # differences within this share of the values' scale are float32 rounding (ε ≈ 1.2e-7)
 MEASURES = ("final", "auc")
 COLUMNS = ["baseline", "metric", "measure", "n_seeds", "baseline_mean", "mean", "diff",
            "ci_t_low", "ci_t_high", "ci_boot_low", "ci_boot_high", "p_value", "p_holm",
@@ -81,7 +88,7 @@ def paired_stats(x: np.ndarray, baseline: np.ndarray, seed: int = 0) -> dict[str
     sd = d.std(ddof=1)
     unpaired = x.var(ddof=1) + baseline.var(ddof=1)
     scale = max(1.0, np.abs(x).max(), np.abs(baseline).max())
-    if np.ptp(d) <= 1e-12 * scale:  # every seed differs by the same amount (to rounding)
+    if np.ptp(d) <= TIED * scale:  # every seed differs by the same amount, to float32 rounding
         p_value = 1.0 if d[0] == 0 else 0.0
         low = high = boot_low = boot_high = d.mean()
         reduction = float("inf") if unpaired > 0 else nan
@@ -182,7 +189,7 @@ def compare(frame: pd.DataFrame, by: list[str], baseline: str) -> pd.DataFrame:
     key, value = parse_baseline(baseline)
     rows = []
     for config, base in pairs(frame, by, key, value):
-        for metric in METRIC_NAMES:
+        for metric in (m for m in METRIC_NAMES if m in frame.columns):  # older sweeps lack some
             mine, theirs = per_seed(frame, config, metric), per_seed(frame, base, metric)
             if mine.isna().all().all() or theirs.isna().all().all():
                 continue  # not measured for one of them (e.g. model metrics of a baseline)
