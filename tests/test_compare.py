@@ -193,7 +193,7 @@ def test_float32_rounding_is_no_difference_and_older_sweeps_compare():
     world = np.array([0.0312, 0.0455, 0.0217, 0.0389], np.float32).astype(np.float64)
     noise = np.array([1e-9, -3e-9, 2e-9, 0.0])
     tied = compare.paired_stats(world + noise, world)
-    assert tied["p_value"] == 1.0 or tied["p_value"] == 0.0
+    assert tied["p_value"] == 1.0  # no difference, not a certain one
     assert tied["ci_t_low"] == tied["ci_t_high"] == tied["diff"]
     older = sweep_frame(exploration=["greedy", "ucb"]).drop(columns=["calibration_error"])
     table = compare.compare(older, ["exploration"], "exploration=greedy")

@@ -20,9 +20,9 @@ with x_{C,s} and x_{B,s} the per-seed values over the n shared seeds:
                          what pairing (common random numbers) buys; > 1 when they correlate
 
 When every d_s is the same to float32 rounding (spread ≤ 10⁻⁶ of the values' scale), there is
-no spread to test: p_value is 1 if they are 0 and 0 otherwise, both intervals collapse to diff,
-and variance_reduction is inf (NaN when neither side varies either: 0/0). A metric that one
-side does not measure (NaN, e.g. model metrics of a baseline agent) gets no row.
+no spread to test: p_value is 1 if they are 0 (to that rounding) and 0 otherwise, both
+intervals collapse to diff, and variance_reduction is inf (NaN when neither side varies: 0/0).
+A metric that one side does not measure (NaN, e.g. model metrics of a baseline) gets no row.
 
 A configuration is paired with the baseline configuration that agrees with it on every other
 varying column (e.g. `exploration=ucb` with `exploration=greedy` of the same agent); when the
@@ -89,7 +89,7 @@ def paired_stats(x: np.ndarray, baseline: np.ndarray, seed: int = 0) -> dict[str
     unpaired = x.var(ddof=1) + baseline.var(ddof=1)
     scale = max(1.0, np.abs(x).max(), np.abs(baseline).max())
     if np.ptp(d) <= TIED * scale:  # every seed differs by the same amount, to float32 rounding
-        p_value = 1.0 if d[0] == 0 else 0.0
+        p_value = 1.0 if abs(d.mean()) <= TIED * scale else 0.0
         low = high = boot_low = boot_high = d.mean()
         reduction = float("inf") if unpaired > 0 else nan
     else:
