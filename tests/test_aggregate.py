@@ -54,3 +54,26 @@ def test_an_unreadable_job_record_is_corrupt(tmp_path):
     (tmp_path / "1" / jobs.JOB_FILE).write_text("{ not json")
     assert aggregate.main([str(tmp_path)]) == 1
     assert manifest(tmp_path) == {"0": "completed", "1": "corrupt"}
+
+
+def test_a_sweep_run_before_a_metric_existed_still_merges_compares_and_plots(tmp_path):
+    for number, exploration in enumerate(("greedy", "ucb")):
+        completed_job(tmp_path, number, exploration)
+        path = tmp_path / str(number) / "metrics.parquet"
+        older = pd.read_parquet(path).drop(columns=["calibration_error", "uncertainty_coverage"])
+        results.write_parquet(path, older)
+    figures = tmp_path / "figures"
+    assert aggregate.main([str(tmp_path), "--baseline", "exploration=greedy",
+                           "--figures", str(figures)]) == 0  # fmt: skip
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert "calibration_error" not in set(summary["metric"]) and "ctr" in set(summary["metric"])
+    assert set(pd.read_csv(tmp_path / "compare.csv")["exploration"]) == {"ucb"}
+    assert (figures / "model.png").is_file() and (figures / "compare_model.png").is_file()
+
+
+def test_a_comparison_that_cannot_be_made_leaves_the_other_files_merged(tmp_path, capsys):
+    completed_job(tmp_path, 0, "greedy")
+    completed_job(tmp_path, 1, "ucb")
+    assert aggregate.main([str(tmp_path), "--baseline", "exploration=thompson"]) == 2
+    assert "no configuration has it (exploration: greedy, ucb)" in capsys.readouterr().err
+    assert (tmp_path / "summary.csv").exists() and not (tmp_path / "compare.csv").exists()

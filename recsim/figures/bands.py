@@ -69,6 +69,9 @@ def curves(
         ax.set_title(label(metric), fontsize="medium")
         ax.set_xlabel("step (users arrive in batches)")
         ax.grid(alpha=0.3)
+        if metric not in frame.columns:  # a sweep run before the metric existed
+            ax.text(0.5, 0.5, "not recorded", ha="center", va="center", transform=ax.transAxes)
+            continue
         if frame[metric].isna().all():
             ax.text(0.5, 0.5, "not applicable", ha="center", va="center", transform=ax.transAxes)
             continue

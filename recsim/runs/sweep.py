@@ -118,7 +118,7 @@ def configuration_columns(frame: pd.DataFrame) -> list[str]:
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     """Final-step and area-under-curve statistics per configuration and metric (see module)."""
     by = configuration_columns(frame)
-    metrics = list(METRIC_NAMES)
+    metrics = [m for m in METRIC_NAMES if m in frame.columns]  # an older sweep may lack some
     # Each configuration's own last logged step (a sweep may vary the horizon).
     last = frame.groupby(by)["step"].transform("max") if by else frame["step"].max()
     per_seed_final = frame[frame["step"] == last].groupby([*by, "seed"])[metrics].mean()
@@ -140,7 +140,8 @@ def aggregate(sweep_dir: Path, baseline: str | None = None) -> list[dict[str, An
     """(Re)writes manifest.json and, if any job completed, sweep.parquet, summary.csv and
     curves.png in `sweep_dir`; with `baseline` (`KEY=VALUE`) also compare.csv, the paired
     comparisons of `recsim.runs.compare` (without, an older compare.csv is removed: it would
-    describe older results). Returns the manifest entries.
+    describe older results). Everything is computed before anything is written, so a failure
+    leaves the directory as it was. Returns the manifest entries.
 
     Raises:
       compare.CompareError: the comparison cannot be made (the other files are written).
@@ -148,6 +149,14 @@ def aggregate(sweep_dir: Path, baseline: str | None = None) -> list[dict[str, An
     sweep_dir = Path(sweep_dir)
     entries = manifest(sweep_dir)
     frame = collect(sweep_dir, entries)  # marks jobs with unreadable results corrupt
+    by = configuration_columns(frame) if not frame.empty else []
+    summary = summarize(frame) if not frame.empty else None
+    comparison, problem = None, None
+    if baseline is not None and not frame.empty:
+        try:
+            comparison = compare.compare(frame, by, baseline)
+        except compare.CompareError as error:
+            problem = error
     results.write_json(sweep_dir / "manifest.json", {"jobs": entries, "baseline": baseline})
     (sweep_dir / COMPARE_FILE).unlink(missing_ok=True)
     if frame.empty:  # nothing completed: no merged file may describe older results
@@ -155,18 +164,19 @@ def aggregate(sweep_dir: Path, baseline: str | None = None) -> list[dict[str, An
             (sweep_dir / name).unlink(missing_ok=True)
         return entries
     results.write_parquet(sweep_dir / "sweep.parquet", frame)
-    summary = summarize(frame)
     results.write_atomic(sweep_dir / "summary.csv", lambda tmp: summary.to_csv(tmp, index=False))
-    by = configuration_columns(frame)
     results.write_atomic(
         sweep_dir / "curves.png",
         lambda tmp: figures.curves(
             frame, by, SWEEP_METRICS, title=f"sweep {sweep_dir.name}"
         ).savefig(tmp, dpi=110, format="png"),
     )
-    if baseline is not None:
-        table = compare.compare(frame, by, baseline)
-        results.write_atomic(sweep_dir / COMPARE_FILE, lambda tmp: table.to_csv(tmp, index=False))
+    if comparison is not None:
+        results.write_atomic(
+            sweep_dir / COMPARE_FILE, lambda tmp: comparison.to_csv(tmp, index=False)
+        )
+    if problem is not None:
+        raise problem
     return entries
 
 
