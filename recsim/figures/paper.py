@@ -144,6 +144,7 @@ def forest(
         ax.axvline(0.0, color="0.3", linestyle="--", linewidth=1)
         ax.set_xlabel(f"Δ {measure} {label(metric)}")
         ax.set_yticks(range(len(names)), names)
+        ax.set_ylim(len(names) - 0.5, -0.5)  # the first name on top
         ax.grid(axis="x", alpha=0.3)
     baseline = table["baseline"].iloc[0] if len(table) else ""
     fig.suptitle(title or f"paired difference to {baseline} (95% CI: t thick, bootstrap thin)")
