@@ -52,9 +52,9 @@ def test_exploration_curves_notebook_runs_on_a_small_sweep(tmp_path):
     notebook = run_notebook(NOTEBOOKS[[p.name for p in NOTEBOOKS].index(
         "exploration_curves.ipynb")], overrides, tmp_path)  # fmt: skip
     families = ("accuracy", "diversity", "novelty", "fairness", "homogenisation", "model")
-    assert images(notebook) == len(families) + 1  # and the trade-off
+    assert images(notebook) == len(families) + 3  # the trade-off, two paired-difference plots
     saved = {p.name for p in (tmp_path / "figures").iterdir()}
-    for name in (*families, "tradeoff"):
+    for name in (*families, "tradeoff", "compare_accuracy", "compare_model"):
         assert {f"{name}.png", f"{name}.pdf"} <= saved
     table = notebook.cells[-1].outputs[0]["data"]["text/html"]
     assert "font-weight: bold" in table and "expected_ctr" in table
