@@ -9,6 +9,9 @@ from agents import exploration as explorations
 from envs.latent import LatentConfig, make
 from recsim.core import loop
 
+CACHE_DIR = pytest.StashKey[str]()
+CACHE_OWNED = pytest.StashKey[str]()
+
 SMALL_ENV = dict(
     n_items=30,
     n_users=100,
@@ -24,6 +27,12 @@ SMALL_ENV = dict(
 def small_env(**overrides):
     """A small `latent` env and its params; `overrides` replace config fields."""
     return make(dataclasses.replace(LatentConfig(**SMALL_ENV), **overrides))
+
+
+SEEDS = range(8)
+"""Seeds of the small-env runs that compare agents or settings: one vmap width (the number of
+simulations is a static shape), so each agent's program compiles once for all those tests and
+the others load it from the compilation cache."""
 
 
 DEFAULT_EXPLORATION = {"neural": "epsilon_greedy", "linucb": "ucb", "lints": "thompson"}
@@ -64,16 +73,93 @@ def at_step(obs, step):
     return obs.replace(step=jnp.int32(step), item_age=jnp.full_like(obs.item_age, step))
 
 
-def pytest_configure(config):
-    """Tests share compiled programs through JAX's persistent compilation cache, in a fresh
-    directory per test session (identical programs in different tests compile once)."""
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment of a test's subprocess: the CPU backend, and this run's compilation cache
+    (JAX reads `JAX_COMPILATION_CACHE_DIR`; `experiments.run` replaces it with its
+    `compilation_cache` unless that is null), so identical programs compile once per run."""
     import os
-    import tempfile
 
     import jax
 
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", **extra}
+    directory = jax.config.jax_compilation_cache_dir
+    if directory:
+        env["JAX_COMPILATION_CACHE_DIR"] = directory
+        env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    return env
+
+
+def pytest_configure(config):
+    """Tests share compiled programs through JAX's persistent compilation cache, in a fresh
+    directory per test session (identical programs in different tests compile once). Under
+    pytest-xdist the controller makes the directory and every worker of the run shares it
+    (`pytest_configure_node`); it is removed when the run ends."""
+    import os
+    import tempfile
+
     if os.environ.get("RECSIM_TEST_NO_CACHE"):
         return
-    directory = tempfile.mkdtemp(prefix="recsim-test-jax-cache-")
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:  # an xdist worker: the run's directory, made by the controller
+        directory = workerinput.get("recsim_jax_cache")
+        if workerinput.get("workercount", 1) > 1:
+            # Several processes share one accelerator: none may preallocate most of its memory.
+            os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    else:
+        directory = None
+    if directory is None:
+        directory = tempfile.mkdtemp(prefix="recsim-test-jax-cache-")
+        config.stash[CACHE_OWNED] = directory
+
+    import jax
+
+    config.stash[CACHE_DIR] = directory
     jax.config.update("jax_compilation_cache_dir", directory)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """pytest-xdist: every worker of this run shares the controller's cache directory."""
+    directory = node.config.stash.get(CACHE_DIR, None)
+    if directory is not None:
+        node.workerinput["recsim_jax_cache"] = directory
+
+
+def pytest_unconfigure(config):
+    import shutil
+
+    directory = config.stash.get(CACHE_OWNED, None)
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Slow tests first, so that under pytest-xdist the long runs start early and the short
+    tests fill in at the end (no worker left alone with one long test). Under `--dist
+    loadgroup`, the tests of a module with a module-scoped fixture (a run that several tests
+    read) go to one worker, so the fixture is computed once per run; such a module moves as a
+    whole (slow if any of its tests is), so its fixture is set up once without xdist too."""
+    grouped = set()
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is not None and any(
+            fixturedef.scope == "module"
+            for fixturedefs in info.name2fixturedefs.values()
+            for fixturedef in fixturedefs
+        ):
+            grouped.add(item.module.__name__)
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    slow_modules = {
+        item.module.__name__
+        for item in items
+        if item.module.__name__ in grouped and item.get_closest_marker("slow")
+    }
+
+    def fast(item) -> bool:
+        if item.module.__name__ in grouped:
+            return item.module.__name__ not in slow_modules
+        return item.get_closest_marker("slow") is None
+
+    items.sort(key=fast)  # stable: the collection order within each part

@@ -8,7 +8,7 @@ import agents
 from agents.exploration.uniform import uniform_slates
 from recsim.core import keys as keylib
 from recsim.core import loop
-from tests.conftest import simulation
+from tests.conftest import SEEDS, simulation
 
 
 @pytest.mark.parametrize("name", sorted(agents.REGISTRY))
@@ -24,7 +24,7 @@ def test_every_agent_returns_distinct_valid_items(name):
 
 def test_oracle_has_zero_regret_and_perfect_precision():
     sim, params = simulation("oracle")
-    rows = loop.run(sim, params, master_seed=0, seeds=range(3), steps=40).rows
+    rows = loop.run(sim, params, master_seed=0, seeds=SEEDS, steps=40).rows
     assert np.all(rows["regret"] == 0.0)
     assert np.all(rows["cum_regret"] == 0.0)
     assert np.all(rows["precision_at_k"] == 1.0)
@@ -40,7 +40,7 @@ def test_oracle_beats_popularity_beats_random():
     ctr = {}
     for name in ("oracle", "popularity", "random"):
         sim, params = simulation(name)
-        rows = loop.run(sim, params, master_seed=0, seeds=range(8), steps=200).rows
+        rows = loop.run(sim, params, master_seed=0, seeds=SEEDS, steps=200).rows
         ctr[name] = rows["expected_ctr"][:, -10:].mean()
     assert ctr["oracle"] > ctr["popularity"] > ctr["random"]
 
@@ -92,8 +92,6 @@ def test_best_fixed_ends_between_random_and_oracle():
     for name in ("oracle", "best_fixed", "random"):
         sim, params = simulation(name)
         ctr[name] = (
-            loop.run(sim, params, master_seed=0, seeds=range(4), steps=40)
-            .rows["expected_ctr"]
-            .mean()
+            loop.run(sim, params, master_seed=0, seeds=SEEDS, steps=40).rows["expected_ctr"].mean()
         )
     assert ctr["random"] < ctr["best_fixed"] < ctr["oracle"]

@@ -9,7 +9,7 @@ import pytest
 from agents import forgetting, replay
 from envs.dynamics import item_churn, patience
 from recsim.core import loop
-from tests.conftest import make_agent, simulation, small_env
+from tests.conftest import SEEDS, make_agent, simulation, small_env
 
 
 def run_steps(env, params, steps, key=0):
@@ -92,14 +92,14 @@ def test_users_who_leave_are_replaced_by_fresh_users():
 
 def test_leaving_users_show_in_churn_rate_and_lifetime():
     sim, params = simulation("random", bias_mean=-30.0, bias_scale=0.0, patience=2.0)
-    rows = loop.run(sim, params, master_seed=0, seeds=range(2), steps=10).rows
+    rows = loop.run(sim, params, master_seed=0, seeds=SEEDS, steps=10).rows
     # Every visit costs 1 of a budget of 2: a user leaves on their second visit.
     assert np.all(rows["churn_rate"] > 0.1) and rows["churn_rate"].mean() > 0.25
     # 80 visits (8 users × 10 steps) over M + departures users.
     departures = np.round(rows["churn_rate"][:, -1] * 40 + rows["churn_rate"][:, 0] * 40)
     np.testing.assert_allclose(rows["user_lifetime"][:, -1], 80 / (100 + departures), rtol=1e-5)
     still, params = simulation("random")
-    rows = loop.run(still, params, master_seed=0, seeds=range(2), steps=10).rows
+    rows = loop.run(still, params, master_seed=0, seeds=SEEDS, steps=10).rows
     np.testing.assert_array_equal(rows["churn_rate"], 0.0)
     np.testing.assert_allclose(rows["user_lifetime"][:, -1], 80 / 100)
 

@@ -91,9 +91,13 @@ def test_grid_results_equal_the_same_settings_run_one_at_a_time():
 
 
 def test_simulations_are_laid_out_grid_point_major():
-    """Simulation g·S + s is grid point g with seed s."""
-    exp = experiment("grid.exploration.epsilon=[0.0,1.0]")
+    """Simulation g·S + s is grid point g with seed s. (The grid has the axes and shape of
+    the one above: the same compiled program.)"""
+    exp = experiment("grid.exploration.epsilon=[0.0,1.0]", "grid.env.drift_rate=[0.0,0.1]")
     result = run(exp)
-    assert not np.array_equal(result.rows["clicks"][:2], result.rows["clicks"][2:])
-    assert np.all(result.rows["explore_fraction"][2:] == 1.0)
-    assert np.all(result.rows["explore_fraction"][:2] == 0.0)
+    assert [point["exploration.epsilon"] for point in exp.grid] == [0.0, 1.0, 0.0, 1.0]
+    assert exp.simulation_seeds() == [0, 1] * 4
+    assert not np.array_equal(result.rows["clicks"][:2], result.rows["clicks"][2:4])
+    for index, point in enumerate(exp.grid):  # ε = 1 explores every slot, ε = 0 none
+        explored = result.rows["explore_fraction"][2 * index : 2 * index + 2]
+        assert np.all(explored == point["exploration.epsilon"]), (index, point)

@@ -9,7 +9,7 @@ from envs.latent import LatentConfig, make
 from envs.response.pbm import examination
 from recsim.core import loop
 from recsim.core.validation import ConfigError
-from tests.conftest import simulation, small_env
+from tests.conftest import SEEDS, simulation, small_env
 
 
 def test_examination_is_one_over_log2_position():
@@ -163,7 +163,7 @@ def test_boredom_lowers_clicks_of_an_agent_that_repeats_itself():
     ctr = {}
     for penalty in (0.0, 0.3):
         sim, params = simulation("popularity", boredom_penalty=penalty, drift_rate=0.0)
-        result = loop.run(sim, params, master_seed=0, seeds=range(4), steps=100)
+        result = loop.run(sim, params, master_seed=0, seeds=SEEDS, steps=100)
         ctr[penalty] = result.rows["expected_ctr"][:, -10:].mean()
     assert ctr[0.3] < 0.9 * ctr[0.0]
 

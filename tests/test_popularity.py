@@ -16,7 +16,7 @@ from agents.popularity import (
 from recsim.core import loop
 from recsim.core.types import Feedback
 from recsim.core.validation import ConfigError
-from tests.conftest import at_step, simulation, small_env
+from tests.conftest import SEEDS, at_step, simulation, small_env
 
 
 class Jitted:
@@ -163,7 +163,7 @@ def test_far_more_coverage_and_clicks_than_counting_own_clicks(static_world):
     final = {}
     for name in ("popularity", "popularity_clicks", "best_fixed"):
         sim, params = simulation(name, **static_world)
-        rows = loop.run(sim, params, master_seed=0, seeds=range(4), steps=400).rows
+        rows = loop.run(sim, params, master_seed=0, seeds=SEEDS, steps=400).rows
         final[name] = rows["expected_ctr"][:, -4:].mean(), rows["coverage"][:, -1].mean()
     assert final["popularity"][1] == 1.0 and final["popularity_clicks"][1] < 0.3
     assert final["popularity"][0] > final["popularity_clicks"][0] + 0.05
