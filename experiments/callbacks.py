@@ -63,7 +63,7 @@ class AggregateSweep(Callback):
             except ConfigCompositionException as error:
                 problems.append(_job_error(job, describe(error)))
         if problems:  # one line per job refused
-            print("\n".join(problems), flush=True)
+            print("\n".join(problems), file=sys.stderr, flush=True)
             raise SystemExit(2)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

@@ -94,7 +94,7 @@ def test_rerunning_a_sweep_runs_only_what_is_missing(tmp_path):
 def test_sweep_values_are_validated_before_any_job_runs(tmp_path):
     result = multirun(tmp_path, "exploration.epsilon=0.1,1.5,2.0")
     assert result.returncode == 2
-    lines = [line for line in result.stdout.splitlines() if line.startswith("error:")]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 2 and "exploration.epsilon=1.5 is out of range" in lines[0]
     assert not any(p.is_dir() for p in tmp_path.glob("*")) if tmp_path.exists() else True
 
@@ -164,7 +164,7 @@ def test_simulations_shard_over_several_devices_with_identical_results(tmp_path)
 def test_preset_sweeps_are_validated_before_any_job_runs(tmp_path):
     result = multirun(tmp_path / "sweep", "+experiment=compare_exploration", "env.drift_rate=2")
     assert result.returncode == 2
-    lines = [line for line in result.stdout.splitlines() if line.startswith("error:")]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 8  # every strategy of the preset's sweep, each refused
     assert all("env.drift_rate=2.0 is out of range" in line for line in lines)
     assert not (tmp_path / "sweep").exists()

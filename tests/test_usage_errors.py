@@ -47,7 +47,8 @@ def test_a_sweep_that_cannot_compose_is_one_line_exit_2(tmp_path, overrides, mes
 def test_a_sweep_names_each_job_that_cannot_compose_in_one_line_each(tmp_path):
     result = entry_point("--multirun", f"hydra.sweep.dir={tmp_path / 'sweep'}", "foo=1,2")
     assert result.returncode == 2, result.stderr
-    lines = [line for line in result.stdout.splitlines() if line.startswith("error:")]
+    assert result.stdout.strip() == ""  # errors go to stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert lines == [
         "error: foo=1: foo: unknown key (not in RunConfig)",
         "error: foo=2: foo: unknown key (not in RunConfig)",
@@ -56,7 +57,7 @@ def test_a_sweep_names_each_job_that_cannot_compose_in_one_line_each(tmp_path):
     options = entry_point("--multirun", f"hydra.sweep.dir={tmp_path / 'sweep'}",
                           "agent=neural", "exploration=greedy,nope")  # fmt: skip
     assert options.returncode == 2, options.stderr
-    assert options.stdout.strip().splitlines()[-1] == (
+    assert options.stderr.strip().splitlines()[-1] == (
         f"error: agent=neural exploration=nope: exploration=nope: no such option; "
         f"choose one of {PLANS}"
     )
