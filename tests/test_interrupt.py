@@ -20,8 +20,15 @@ ENV = subprocess_env()
 def start(*overrides: str) -> subprocess.Popen:
     command = [sys.executable, "-m", "experiments.run", *overrides, "compilation_cache=null"]
     return subprocess.Popen(
-        command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+        command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=hear_ctrl_c,
+    )  # fmt: skip
+
+
+def hear_ctrl_c() -> None:
+    """In the child: SIGINT raises KeyboardInterrupt even when the suite itself was started in
+    the background (a shell's `&` makes SIGINT ignored, and children inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_status(job_file: Path, status: str, timeout: float = 240.0) -> None:
