@@ -93,7 +93,8 @@ def test_a_need_beyond_the_device_is_refused_naming_the_keys_that_size_it():
 
 def test_simulations_of_a_grid_are_named_by_seeds_and_grid():
     keys = device_memory.sizing_keys({"seeds": 4, "env": {"n_items": 8}}, 8)
-    assert keys[8] == ["seeds", "grid", "env.n_items"]
+    assert keys[8] == ["seeds=4 × 2 grid points", "env.n_items=8"]
+    assert device_memory.sizing_keys({"seeds": 8, "env": {"n_items": 30}}, 8)[8] == ["seeds=8"]
 
 
 def test_an_out_of_memory_while_running_becomes_the_same_one_line():

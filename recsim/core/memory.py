@@ -119,9 +119,7 @@ def largest_intermediates(jaxpr: Any, count: int = 3) -> list[Buffer]:
                     continue
                 buffer = Buffer(_where(eqn), tuple(aval.shape), str(aval.dtype),
                                 _nbytes(tuple(aval.shape), aval.dtype))  # fmt: skip
-                if buffer.nbytes > found.get(buffer.where, buffer).nbytes or (
-                    buffer.where not in found
-                ):
+                if buffer.where not in found or buffer.nbytes > found[buffer.where].nbytes:
                     found[buffer.where] = buffer
     return sorted(found.values(), key=lambda b: -b.nbytes)[:count]
 

@@ -47,8 +47,9 @@ def available_bytes(device: Any = None) -> tuple[int | None, str]:
 
 
 def sizing_keys(config: dict[str, Any], n_simulations: int) -> dict[int, list[str]]:
-    """Every integer value of the experiment's config (nested keys joined by dots) -> the keys
-    that hold it; the number of simulations -> `seeds` (and `grid` when there is one)."""
+    """Every integer value of the experiment's config -> the `key=value` settings that hold it
+    (nested keys joined by dots); the number of simulations -> `seeds=S` (and the grid's
+    points when there is one)."""
     found: dict[int, list[str]] = {}
 
     def walk(node: Any, prefix: str) -> None:
@@ -56,32 +57,23 @@ def sizing_keys(config: dict[str, Any], n_simulations: int) -> dict[int, list[st
             for key, value in node.items():
                 walk(value, f"{prefix}{key}.")
         elif isinstance(node, int) and not isinstance(node, bool) and node > 1:
-            found.setdefault(node, []).append(prefix[:-1])
+            found.setdefault(node, []).append(f"{prefix[:-1]}={node}")
 
     walk({key: value for key, value in config.items() if key not in ("seed", "grid")}, "")
-    simulations = ["seeds"] if n_simulations == config.get("seeds") else ["seeds", "grid"]
+    seeds = config.get("seeds")
+    simulations = (
+        [f"seeds={seeds}"]
+        if n_simulations == seeds
+        else [f"seeds={seeds} × {n_simulations // max(seeds or 1, 1)} grid points"]
+    )
     found[n_simulations] = [*simulations, *found.get(n_simulations, [])]
+    found[n_simulations] = list(dict.fromkeys(found[n_simulations]))
     return found
 
 
-def _keys_of(buffer: Buffer, keys: dict[int, list[str]], config: dict[str, Any]) -> list[str]:
-    named = []
-    for size in buffer.shape:
-        for key in keys.get(size, []):
-            value = _lookup(config, key)
-            text = f"{key}={value}" if value is not None else f"{key} ({size} simulations)"
-            if text not in named:
-                named.append(text)
-    return named
-
-
-def _lookup(config: dict[str, Any], key: str) -> Any:
-    node: Any = config
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
+def _keys_of(buffer: Buffer, keys: dict[int, list[str]]) -> list[str]:
+    """The settings that size `buffer`'s dimensions, in dimension order, each once."""
+    return list(dict.fromkeys(setting for size in buffer.shape for setting in keys.get(size, [])))
 
 
 def message(need: MemoryNeed, available: int, device: str, config, n_simulations) -> str:
@@ -92,7 +84,7 @@ def message(need: MemoryNeed, available: int, device: str, config, n_simulations
     text = f"out of memory: the run needs {needs} but {device} has {human_bytes(available)}"
     if largest is not None:
         text += f"; largest array: {largest.describe()}"
-        named = _keys_of(largest, keys, config)
+        named = _keys_of(largest, keys)
         if named:
             text += f", sized by {', '.join(named)}"
     return text + "; lower them, or run on a larger device"
