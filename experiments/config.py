@@ -37,10 +37,18 @@ class RunConfig:
     compilation_cache: str | None = None  # JAX persistent compilation cache dir; None: off
     overwrite: bool = False  # a single run may replace another config's result in its dir
     baseline: str | None = None  # KEY=VALUE: a sweep's compare.csv pairs configs with it
+    checkpoint_every: int = 0  # chunks between checkpoints of the run's state (0: none)
+    resume: bool = False  # continue this configuration's latest checkpointed run
     env: Any = MISSING
     agent: Any = MISSING
     exploration: Any = MISSING  # used by learning agents; baselines ignore it
     grid: gridlib.GridConfig = dataclasses.field(default_factory=gridlib.GridConfig)
+
+
+NOT_HASHED = ("progress", "compilation_cache", "overwrite", "baseline", "checkpoint_every",
+              "resume")  # fmt: skip
+"""Top-level keys that say how a run is done or shown, not what it computes: left out of the
+recorded config and its hash (a checkpointed or resumed run is the same result)."""
 
 
 def register_configs() -> None:
@@ -158,9 +166,13 @@ def build_experiment(cfg: DictConfig) -> "Experiment":
         log_every=config.log_every,
         windows_per_chunk=loop.windows_per_chunk(n_windows),
     )
+    n_chunks = n_windows // simulation.windows_per_chunk
+    steps_per_chunk = simulation.windows_per_chunk * config.log_every
+    check_int("checkpoint_every", config.checkpoint_every, 0, max(n_chunks - 1, 0),
+              f"this run has {n_chunks} chunks of {steps_per_chunk} steps; 0: off")  # fmt: skip
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    for display_only in ("progress", "compilation_cache", "overwrite", "baseline"):  # not identity
-        resolved.pop(display_only, None)
+    for how_not_what in NOT_HASHED:
+        resolved.pop(how_not_what, None)
     resolved["grid"] = {path: values for path, values in gridlib.axes(config.grid)}
     title = f"env={config.env.name} agent={config.agent.name}"
     if agent.explores:
@@ -178,4 +190,5 @@ def build_experiment(cfg: DictConfig) -> "Experiment":
         config=resolved,
         grid=tuple(points),
         title=title,
+        checkpoint_every=config.checkpoint_every,
     )

@@ -2,8 +2,11 @@
 
 Writes metrics.parquet, curves.png, run.json and COMPLETED to the run directory
 (`hydra.run.dir=DIR` to choose it), and job.json (the job's status; with traceback.txt when it
-failed); prints a summary table. Ctrl-C records the job `interrupted` and exits 130 with one
-line (in a sweep, after merging the jobs that completed).
+failed); prints a summary table. With `checkpoint_every=N` the run's state is saved every N
+chunks, and a run into a directory holding a checkpoint of its configuration continues from
+it (`resume=true` finds the latest such directory beside the new one). Ctrl-C records the job
+`interrupted` and exits 130 with one line saying what was kept and the command that resumes
+(in a sweep, after merging the jobs that completed).
 With `--multirun`, each job does the same in its own directory; a job whose configuration
 already completed in the sweep directory is skipped, a failing job is recorded and the others
 go on, and `experiments.callbacks.AggregateSweep` merges the results at the end.
@@ -12,6 +15,7 @@ go on, and `experiments.callbacks.AggregateSweep` merges the results at the end.
 import contextlib
 import logging
 import os
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -53,6 +57,26 @@ def save_hydra_files(run_dir: Path, cfg: DictConfig) -> None:
         (run_dir / HYDRA_DIR / name).write_text(OmegaConf.to_yaml(config), encoding="utf-8")
 
 
+def interrupted_note(run_dir: Path, sweep_dir: Path | None) -> str:
+    """What an interrupted run kept, and the command that resumes it: the command line as
+    given, into the same run (or sweep) directory."""
+    from recsim.runs import checkpoint
+
+    kept = []
+    if sweep_dir is not None:
+        kept.append("the sweep's completed jobs (merged)")
+    saved = checkpoint.latest(run_dir)
+    if saved is not None:
+        kept.append(f"its checkpoint after step {saved.steps_done} of "
+                    f"{saved.steps_done * saved.n_chunks // saved.chunks_done}")  # fmt: skip
+    if not kept:
+        return "kept: nothing"
+    key, directory = ("hydra.sweep.dir", sweep_dir) if sweep_dir else ("hydra.run.dir", run_dir)
+    arguments = [arg for arg in sys.argv[1:] if not arg.startswith(f"{key}=")]
+    command = shlex.join(["python", "-m", "experiments.run", *arguments, f"{key}={directory}"])
+    return f"kept: {' and '.join(kept)}; resume: {command}"
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     hydra_config = HydraConfig.get()
@@ -66,7 +90,7 @@ def main(cfg: DictConfig) -> None:
         sys.exit(2)
     # Imported here, not above: they bring pandas, scipy and matplotlib (about 1.5 s), which
     # a usage error (from `preflight` or `build_experiment`) must not wait for.
-    from recsim.runs import sweep
+    from recsim.runs import checkpoint, results, sweep
     from recsim.runs.compare import CompareError
     from recsim.runs.device_memory import NotEnoughMemory
     from recsim.runs.experiment import format_report
@@ -80,17 +104,27 @@ def main(cfg: DictConfig) -> None:
               "give a writable directory, or compilation_cache=null", file=sys.stderr)  # fmt: skip
         sys.exit(2)
     sweep_dir = Path(hydra_config.sweep.dir) if in_sweep else None
+    if cfg.resume and not in_sweep:  # (a sweep's jobs resume from their checkpoints anyway)
+        found = checkpoint.find_resumable(run_dir, results.config_hash(experiment.config))
+        if found is None:
+            discard_hydra_files(run_dir)
+            print(f"error: resume=true: no checkpoint of this configuration in {run_dir} or "
+                  f"beside it in {run_dir.parent}; run without resume=true (checkpoint_every=N "
+                  "saves one every N chunks)", file=sys.stderr)  # fmt: skip
+            sys.exit(2)
+        if found != run_dir:
+            discard_hydra_files(run_dir)
+            run_dir = found
     try:
         job = run_job(experiment, run_dir, hydra_config.overrides.task, sweep_dir,
                       cfg.progress, overwrite=cfg.overwrite,
                       on_start=lambda: save_hydra_files(run_dir, cfg))  # fmt: skip
     except KeyboardInterrupt:
-        kept = "the sweep's completed jobs are kept and merged" if in_sweep else "nothing"
         if in_sweep:
             with contextlib.suppress(CompareError):  # compare.csv is left out, the rest merged
                 sweep.aggregate(sweep_dir, baseline=cfg.baseline)
-        print(f"interrupted: {run_dir} holds no result (job.json: interrupted); kept: {kept}",
-              file=sys.stderr, flush=True)  # fmt: skip
+        print(f"interrupted: {run_dir} holds no result (job.json: interrupted); "
+              f"{interrupted_note(run_dir, sweep_dir)}", file=sys.stderr, flush=True)  # fmt: skip
         sys.stdout.flush()
         # Not sys.exit: XLA may still run the interrupted chunk on its threads, and tearing the
         # interpreter down under it can crash (seen: SIGSEGV after a sweep was interrupted).

@@ -208,6 +208,22 @@ class RunResult(NamedTuple):
     cache_hits: int = 0  # of those compilations, the ones loaded from the persistent cache
     final_carry: SimCarry | None = None  # batched final state (leading axis: simulation)
     memory_bytes: dict[str, int | None] = {}  # "state" and "compiled" (`recsim.core.memory`)
+    resumed_at: int = 0  # chunks done before this execution (0: it started from init)
+
+
+class Resume(NamedTuple):
+    """Where an execution starts other than from init: after `chunks_done` chunks, with the
+    batched carry they left (on the devices, as the chunk program takes it) and their rows
+    (metric -> [simulations, chunks_done * windows_per_chunk])."""
+
+    chunks_done: int
+    carry: SimCarry
+    rows: dict[str, np.ndarray]
+
+
+AfterChunk = Callable[[int, SimCarry, dict[str, np.ndarray]], None]
+"""Called after each chunk but the last with (chunks done, the carry, every row so far); the
+carry is donated to the next chunk once it returns (e.g. a checkpoint copies it to the host)."""
 
 
 def simulation_sharding(n_sims: int) -> NamedSharding | None:
@@ -242,6 +258,8 @@ class CompiledRun:
 
     init: Any  # compiled: (master, seed_ids, params) -> carry
     chunk: Any  # compiled: (carry, params, t) -> (carry, rows); the carry is donated
+    carry_info: SimCarry  # the batched carry's ShapeDtypeStructs (with their shardings)
+    rows_info: dict[str, Any]  # metric -> ShapeDtypeStruct of one chunk's rows
     master: jax.Array
     seed_ids: jax.Array
     params: SimParams
@@ -255,22 +273,37 @@ class CompiledRun:
     memory_bytes: dict[str, int | None] = dataclasses.field(default_factory=dict)
 
     def execute(
-        self, progress: Callable[[Iterable[int]], Iterable[int]] = lambda chunks: chunks
+        self,
+        progress: Callable[[Iterable[int]], Iterable[int]] = lambda chunks: chunks,
+        resume: Resume | None = None,
+        after_chunk: AfterChunk | None = None,
     ) -> RunResult:
+        """Runs the chunks from init, or from `resume`; `progress` wraps the chunk indices
+        run, `after_chunk` (if given) sees the state after each chunk but the last."""
         with count_compiles() as counts:
-            carry = jax.block_until_ready(self.init(self.master, self.seed_ids, self.params))
+            if resume is None:
+                first, chunks = 0, []
+                carry = jax.block_until_ready(self.init(self.master, self.seed_ids, self.params))
+            else:
+                first, chunks, carry = resume.chunks_done, [resume.rows], resume.carry
             start = time.perf_counter()
-            chunks = []
-            for index in progress(range(self.n_chunks)):
+            for index in progress(range(first, self.n_chunks)):
                 t = jnp.int32(index * self.steps_per_chunk)
                 carry, rows = self.chunk(carry, self.params, t)
                 chunks.append(jax.device_get(rows))  # waits for the chunk: progress is real
-            rows = {name: np.concatenate([c[name] for c in chunks], axis=1) for name in chunks[0]}
+                if after_chunk is not None and index + 1 < self.n_chunks:
+                    after_chunk(index + 1, carry, _joined(chunks))
+            rows = _joined(chunks)
             run_seconds = time.perf_counter() - start
         compiles = {**self.compiles, "run": counts["compiles"]}
         return RunResult(rows, self.compile_seconds, run_seconds, self.traces[0], self.devices,
                          compiles, self.cache_hits + counts["cache_hits"], carry,
-                         self.memory_bytes)  # fmt: skip
+                         self.memory_bytes, first)  # fmt: skip
+
+
+def _joined(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The rows of consecutive chunks, joined along the window axis."""
+    return {name: np.concatenate([c[name] for c in chunks], axis=1) for name in chunks[0]}
 
 
 def compile_run(
@@ -331,9 +364,10 @@ def compile_run(
     compiles = {"init": init_counts["compiles"], "chunk": chunk_counts["compiles"]}
     cache_hits = init_counts["cache_hits"] + chunk_counts["cache_hits"]
     memory_bytes = {"state": state_bytes, "compiled": compiled_bytes}
-    return CompiledRun(init, chunk, master, seed_ids, params, steps // steps_per_chunk,
-                       steps_per_chunk, compile_seconds, traces, devices, compiles,
-                       cache_hits, memory_bytes)  # fmt: skip
+    rows_info = traced_chunk.out_info[1]
+    return CompiledRun(init, chunk, carry, rows_info, master, seed_ids, params,
+                       steps // steps_per_chunk, steps_per_chunk, compile_seconds, traces,
+                       devices, compiles, cache_hits, memory_bytes)  # fmt: skip
 
 
 def run(

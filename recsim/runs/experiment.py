@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from recsim import figures
 from recsim.core import loop
 from recsim.core.metric_table import METRIC_NAMES, MODEL_METRICS
-from recsim.runs import device_memory, results, sweep
+from recsim.runs import checkpoint, device_memory, results, sweep
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Experiment:
     config: dict[str, Any]  # resolved config, recorded in run.json and hashed
     grid: tuple[dict[str, Any], ...] = ({},)  # {axis path: value} of each grid point
     title: str = ""
+    checkpoint_every: int = 0  # chunks between checkpoints (0: none); not part of the config
 
     @property
     def n_simulations(self) -> int:
@@ -58,6 +59,11 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
     Files (each atomic): `curves.png`, `metrics.parquet`, `run.json`, then `COMPLETED`; a run
     that fails before writing writes nothing, and without `COMPLETED` a directory's files are
     not a result. Returns run.json's contents and the metrics frame.
+
+    With `experiment.checkpoint_every` = n > 0, the state after every n-th chunk is saved to
+    `run_dir/checkpoint` (`recsim.runs.checkpoint`); a run whose `run_dir` holds a checkpoint
+    (of this configuration: `recsim.runs.job` refuses another's) continues from it, to the same
+    numbers bit for bit. A completed run removes its checkpoint.
     """
     run_dir = Path(run_dir)
     spec = experiment.simulation.env.spec
@@ -79,17 +85,21 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
         needs.append(need)
         fits(need)
 
+    config_hash = results.config_hash(experiment.config)
     wall_start = time.perf_counter()
     try:
-        outcome = loop.run(
+        compiled = loop.compile_run(
             experiment.simulation,
             experiment.batched_params(),
             experiment.master_seed,
             experiment.simulation_seeds(),
             experiment.steps,
             batched=True,
-            progress=bar,
             check_memory=check_memory,
+        )
+        resume = _resume(run_dir, compiled, config_hash)
+        outcome = compiled.execute(
+            bar, resume, _checkpointer(run_dir, compiled, config_hash, experiment.checkpoint_every)
         )
     except jax.errors.JaxRuntimeError as error:
         need = needs[-1] if needs else None
@@ -111,10 +121,11 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
     frame[list(not_applicable)] = float("nan")
     results.check_finite(frame, not_applicable)
     interactions = experiment.n_simulations * experiment.steps * spec.users_per_step
+    run_now = 1 - outcome.resumed_at / compiled.n_chunks  # share of the run this process ran
     info = {
         "status": "completed",
         "config": experiment.config,
-        "config_hash": results.config_hash(experiment.config),
+        "config_hash": config_hash,
         "git_sha": results.git_sha(),
         **results.environment_info(),
         "simulations": experiment.n_simulations,
@@ -130,10 +141,13 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
         "memory_bytes": outcome.memory_bytes,
         "not_applicable": list(not_applicable),
         "compile_seconds": outcome.compile_seconds,
-        "run_seconds": outcome.run_seconds,
+        "run_seconds": outcome.run_seconds,  # of the chunks this process ran
         "wall_seconds": time.perf_counter() - wall_start,
         "interactions": interactions,
-        "interactions_per_second": interactions / outcome.run_seconds,
+        "interactions_per_second": interactions * run_now / outcome.run_seconds,
+        "chunks": compiled.n_chunks,
+        "checkpoint_every": experiment.checkpoint_every,
+        "resumed_at_chunk": outcome.resumed_at,  # 0: ran from the start
     }
     run_dir.mkdir(parents=True, exist_ok=True)
     results.clear_completed(run_dir)  # a re-used run dir is not "completed" while rewritten
@@ -146,7 +160,45 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
     results.write_parquet(run_dir / "metrics.parquet", frame)
     results.write_json(run_dir / "run.json", info)
     results.mark_completed(run_dir)
+    checkpoint.remove(run_dir)
     return RunOutput(info, frame)
+
+
+class CheckpointMismatchError(RuntimeError):
+    """The run directory's checkpoint is not of this run."""
+
+
+def _resume(run_dir: Path, compiled: loop.CompiledRun, config_hash: str) -> loop.Resume | None:
+    """Where the run continues from: the checkpoint in `run_dir`, if any (None: from init)."""
+    if not checkpoint.has_checkpoint(run_dir):
+        return None
+    rows_info = {name: np.dtype(info.dtype) for name, info in compiled.rows_info.items()}
+    meta, resume = checkpoint.restore(run_dir, compiled.carry_info, rows_info)
+    if meta.config_hash != config_hash or meta.n_chunks != compiled.n_chunks:
+        raise CheckpointMismatchError(
+            f"{run_dir / checkpoint.DIR} is of config hash {meta.config_hash[:12]} "
+            f"({meta.n_chunks} chunks), not of this run ({config_hash[:12]}, "
+            f"{compiled.n_chunks} chunks)"
+        )
+    return resume
+
+
+def _checkpointer(
+    run_dir: Path, compiled: loop.CompiledRun, config_hash: str, every: int
+) -> loop.AfterChunk | None:
+    """Saves a checkpoint after every `every`-th chunk (None when `every` is 0)."""
+    if not every:
+        return None
+
+    def save(chunks_done, carry, rows):
+        if chunks_done % every == 0:
+            meta = checkpoint.Meta(
+                config_hash, chunks_done, compiled.n_chunks,
+                chunks_done * compiled.steps_per_chunk, checkpoint.key_impl(carry),
+            )  # fmt: skip
+            checkpoint.save(run_dir, meta, carry, rows)
+
+    return save
 
 
 def format_summary(summary: pd.DataFrame) -> str:

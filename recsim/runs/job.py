@@ -4,8 +4,9 @@
 A job is one experiment in one run directory, which it holds locked while it runs (a second
 job into the same directory is refused). In a sweep (`sweep_dir` given), a job whose config
 hash already completed in the sweep directory is skipped. A run directory that holds the
-completed result of another configuration is refused before anything is touched (a single
-run may replace it with `overwrite`).
+completed result, or the checkpoint, of another configuration is refused before anything is
+touched (a single run may replace it with `overwrite`); one that holds a checkpoint of this
+configuration continues from it (`recsim.runs.checkpoint`), in a sweep as in a single run.
 Otherwise the job is recorded `running`, run, and recorded `completed` or `failed` (with the
 traceback beside the record): a failure is returned, not raised, so a sweep can go on. An
 interrupt (Ctrl-C) is recorded `interrupted` and raised again.
@@ -18,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from recsim.runs import jobs, results
+from recsim.runs import checkpoint, jobs, results
 from recsim.runs.experiment import Experiment, RunOutput, run_and_write
 
 
@@ -31,11 +32,11 @@ class RunDirBusyError(RuntimeError):
 
 
 class ForeignResultError(RuntimeError):
-    """The run directory (the argument) holds the completed result of another
-    configuration."""
+    """The run directory (the argument) holds the completed result, or the checkpoint of an
+    unfinished run, of another configuration."""
 
-    def __init__(self, run_dir: Path):
-        super().__init__(f"{run_dir} holds the completed result of another configuration")
+    def __init__(self, run_dir: Path, what: str = "the completed result"):
+        super().__init__(f"{run_dir} holds {what} of another configuration")
         self.run_dir = run_dir
 
 
@@ -110,6 +111,11 @@ def _run_locked(
         # In a sweep, the job numbers of this sweep dir belonged to other configurations;
         # a single run replaces another configuration's result only when asked to.
         raise ForeignResultError(run_dir)
+    saved = checkpoint.latest(run_dir)  # a run continues from a checkpoint of its own config
+    if saved is not None and saved.config_hash != config_hash:
+        if sweep_dir is not None or not overwrite:
+            raise ForeignResultError(run_dir, "the checkpoint of an unfinished run")
+        checkpoint.remove(run_dir)
     if sweep_dir is not None:
         done = jobs.completed_with_hash(Path(sweep_dir), config_hash)
         if done is not None:

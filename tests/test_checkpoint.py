@@ -1,0 +1,342 @@
+"""Checkpoints: a run stopped at any point and resumed gives the uninterrupted run's numbers bit
+for bit, in process and through the real entry point with a real SIGKILL and a real Ctrl-C."""
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+
+from experiments.config import build_experiment, register_configs
+from recsim.core import loop
+from recsim.runs import checkpoint, results
+from recsim.runs.job import ForeignResultError, run_job
+from tests.conftest import simulation, subprocess_env
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = str(ROOT / "conf")
+SMALL = ["env.n_items=50", "env.n_users=200", "steps=200", "log_every=20", "seeds=2"]
+ENV = subprocess_env()
+register_configs()
+
+
+def experiment(*overrides):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        return build_experiment(compose(config_name="config", overrides=[*SMALL, *overrides]))
+
+
+def host(tree):
+    """Every leaf as a NumPy array (keys as their raw data), to compare bit for bit."""
+
+    def leaf(x):
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            x = jax.random.key_data(x)
+        return np.asarray(x)
+
+    return jax.tree.map(leaf, tree)
+
+
+def assert_same_bits(a, b):
+    for x, y in zip(jax.tree.leaves(host(a)), jax.tree.leaves(host(b)), strict=True):
+        assert x.dtype == y.dtype and x.shape == y.shape
+        assert x.tobytes() == y.tobytes()
+
+
+class Stop(Exception):
+    """Stands for the process dying after a checkpoint."""
+
+
+@pytest.mark.parametrize("agent", ["neural", "linucb"])
+def test_a_run_resumed_from_any_checkpoint_ends_bit_for_bit_as_the_uninterrupted_one(
+    tmp_path, agent
+):
+    sim, params = simulation(agent, log_every=5, windows_per_chunk=2)
+    compiled = loop.compile_run(sim, params, 3, range(3), 40)  # 4 chunks
+    whole = compiled.execute()
+    rows_info = {name: values.dtype for name, values in whole.rows.items()}
+    for stop_after in (1, 2, 3):
+        run_dir = tmp_path / f"stop{stop_after}"
+
+        def save_then_die(done, carry, rows, run_dir=run_dir, stop_after=stop_after):
+            steps_done = done * compiled.steps_per_chunk
+            meta = checkpoint.Meta("hash", done, 4, steps_done, checkpoint.key_impl(carry))
+            checkpoint.save(run_dir, meta, carry, rows)
+            if done == stop_after:
+                raise Stop
+
+        with pytest.raises(Stop):
+            compiled.execute(after_chunk=save_then_die)
+        meta, resume = checkpoint.restore(run_dir, compiled.carry_info, rows_info)
+        assert (meta.chunks_done, meta.steps_done) == (stop_after, stop_after * 10)
+        assert resume.rows["ctr"].shape == (3, 2 * stop_after)
+        resumed = compiled.execute(resume=resume)
+        assert resumed.resumed_at == stop_after
+        assert_same_bits(resumed.rows, whole.rows)
+        assert_same_bits(resumed.final_carry, whole.final_carry)
+        assert resumed.compiles["run"] == 0  # the restored carry fits the compiled chunk
+
+
+def test_one_checkpoint_is_kept_and_a_half_written_one_is_not_a_checkpoint(tmp_path):
+    sim, params = simulation("random", log_every=5, windows_per_chunk=2)
+    compiled = loop.compile_run(sim, params, 0, range(2), 40)
+    saved = []
+
+    def save(done, carry, rows):
+        meta = checkpoint.Meta("h", done, 4, done * 10, checkpoint.key_impl(carry))
+        checkpoint.save(tmp_path, meta, carry, rows)
+        saved.append(sorted(path.name for path in (tmp_path / checkpoint.DIR).iterdir()))
+
+    compiled.execute(after_chunk=save)
+    assert saved == [["1"], ["2"], ["3"]]  # never after the last chunk
+    assert checkpoint.latest(tmp_path).chunks_done == 3
+    other = tmp_path / "other"
+    (other / checkpoint.DIR / "2.orbax-checkpoint-tmp-1764200000").mkdir(parents=True)
+    assert not checkpoint.has_checkpoint(other) and checkpoint.latest(other) is None
+    checkpoint.remove(tmp_path)
+    assert checkpoint.latest(tmp_path) is None
+
+
+def interrupted_job(run_dir, exp, stop_after, sweep_dir=None, monkeypatch=None):
+    """Runs the job with a checkpoint after every chunk, stopped by Ctrl-C after
+    `stop_after` checkpoints (KeyboardInterrupt raised from the save)."""
+    real_save = checkpoint.save
+
+    def save_then_interrupt(run_dir, meta, carry, rows):
+        real_save(run_dir, meta, carry, rows)
+        if meta.chunks_done == stop_after:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint, "save", save_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_job(exp, run_dir, ["(test)"], sweep_dir, progress=False)
+    monkeypatch.setattr(checkpoint, "save", real_save)
+
+
+def test_a_job_resumes_its_own_checkpoint_and_refuses_another_configs(tmp_path, monkeypatch):
+    exp = experiment("checkpoint_every=2")
+    assert exp.checkpoint_every == 2 and "checkpoint_every" not in exp.config
+    assert results.config_hash(exp.config) == results.config_hash(experiment().config)
+    whole = run_job(experiment(), tmp_path / "whole", ["(test)"], progress=False)
+
+    sweep_dir = tmp_path / "sweep"
+    run_dir = sweep_dir / "0"
+    interrupted_job(run_dir, exp, 4, sweep_dir, monkeypatch)
+    assert json.loads((run_dir / "job.json").read_text())["status"] == "interrupted"
+    assert checkpoint.latest(run_dir).chunks_done == 4
+
+    other = experiment("checkpoint_every=2", "seed=1")
+    with pytest.raises(ForeignResultError, match="the checkpoint of an unfinished run"):
+        run_job(other, run_dir, ["(test)"], sweep_dir, progress=False)
+    with pytest.raises(ForeignResultError):  # a single run too, unless told to overwrite
+        run_job(other, run_dir, ["(test)"], progress=False)
+    assert checkpoint.latest(run_dir).chunks_done == 4  # untouched
+
+    resumed = run_job(exp, run_dir, ["(test)"], sweep_dir, progress=False)
+    assert resumed.status == "completed"
+    assert resumed.output.info["resumed_at_chunk"] == 4
+    assert whole.output.info["resumed_at_chunk"] == 0
+    assert resumed.output.info["config_hash"] == whole.output.info["config_hash"]
+    assert resumed.output.frame.equals(whole.output.frame)
+    assert not (run_dir / checkpoint.DIR).exists()  # a completed run keeps no checkpoint
+
+    interrupted_job(tmp_path / "single", exp, 2, monkeypatch=monkeypatch)
+    replaced = run_job(other, tmp_path / "single", ["(test)"], progress=False, overwrite=True)
+    assert replaced.output.info["resumed_at_chunk"] == 0  # the other config's state was dropped
+
+
+def test_resume_finds_the_latest_checkpoint_of_the_same_configuration(tmp_path, monkeypatch):
+    def fake(name, config_hash, saved_at):
+        run_dir = tmp_path / name
+        step = run_dir / checkpoint.DIR / "3"
+        step.mkdir(parents=True)
+        os.utime(step, (saved_at, saved_at))
+        return run_dir
+
+    old, new, foreign = fake("a", "h1", 1e9), fake("b", "h1", 2e9), fake("c", "h2", 3e9)
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    hashes = {old: "h1", new: "h1", foreign: "h2"}
+
+    def latest(run_dir):
+        if run_dir not in hashes:
+            return None
+        return checkpoint.Meta(hashes[run_dir], 3, 10, 300, "threefry2x32")
+
+    monkeypatch.setattr(checkpoint, "latest", latest)
+    assert checkpoint.find_resumable(fresh, "h1") == new
+    assert checkpoint.find_resumable(old, "h1") == old  # the run dir itself first
+    assert checkpoint.find_resumable(fresh, "h2") == foreign
+    assert checkpoint.find_resumable(fresh, "h3") is None
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("checkpoint_every=-1", "checkpoint_every=-1 is out of range: allowed 0..9 (this run "
+                                "has 10 chunks of 20 steps; 0: off)"),
+        ("checkpoint_every=10", "checkpoint_every=10 is out of range: allowed 0..9"),
+    ],
+)  # fmt: skip
+def test_a_checkpoint_interval_the_run_cannot_use_is_refused(override, message):
+    from recsim.core.validation import ConfigError
+
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        experiment(override)
+
+
+# Through the entry point: a run long enough to be killed between checkpoints (20 chunks).
+RUN = ["env.n_items=200", "seeds=2", "steps=2000", "log_every=50", "compilation_cache=null"]
+
+
+def entry_point(*overrides, **popen):
+    command = [sys.executable, "-m", "experiments.run", *overrides]
+    return subprocess.Popen(command, cwd=ROOT, env=ENV, text=True, **popen)
+
+
+def finish(*overrides) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "experiments.run", *overrides]
+    return subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+
+
+def hear_ctrl_c() -> None:
+    """In the child: SIGINT raises KeyboardInterrupt even when the suite runs in the background
+    (a shell's `&` makes SIGINT ignored, and children inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def wait_for_checkpoint(run_dir: Path, at_least: int, process, timeout=300.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        directory = run_dir / checkpoint.DIR
+        done = [int(p.name) for p in directory.iterdir() if p.name.isdigit()] if (
+            directory.is_dir()) else []  # fmt: skip
+        if done and max(done) >= at_least:
+            return max(done)
+        assert process.poll() is None, "the run ended before its checkpoint"
+        time.sleep(0.01)
+    raise AssertionError(f"no checkpoint {at_least} in {run_dir}")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("whole") / "run"
+    done = finish(*RUN, f"hydra.run.dir={run_dir}")
+    assert done.returncode == 0, done.stderr
+    return run_dir
+
+
+@pytest.mark.slow
+def test_a_run_killed_by_sigkill_resumes_to_identical_metrics(tmp_path, uninterrupted):
+    run_dir = tmp_path / "run"
+    overrides = [*RUN, "checkpoint_every=1", f"hydra.run.dir={run_dir}"]
+    process = entry_point(*overrides, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          start_new_session=True)  # fmt: skip
+    try:
+        wait_for_checkpoint(run_dir, 8, process)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # no handler runs, nothing is tidied
+        process.wait(timeout=60)
+    assert not (run_dir / "COMPLETED").exists(), "killed too late: the run had completed"
+    killed_at = checkpoint.latest(run_dir).chunks_done
+    assert 8 <= killed_at < 20
+
+    resumed = finish(*overrides)  # the same command again
+    assert resumed.returncode == 0, resumed.stderr
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["resumed_at_chunk"] == killed_at  # it continued; it did not start again
+    expected = (uninterrupted / "metrics.parquet").read_bytes()
+    assert (run_dir / "metrics.parquet").read_bytes() == expected
+    assert info["config_hash"] == json.loads((uninterrupted / "run.json").read_text())[
+        "config_hash"]  # fmt: skip
+    assert not (run_dir / checkpoint.DIR).exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_says_what_was_kept_and_its_resume_command_resumes(tmp_path, uninterrupted):
+    run_dir = tmp_path / "run"
+    overrides = [*RUN, "checkpoint_every=2", f"hydra.run.dir={run_dir}"]
+    process = entry_point(*overrides, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          preexec_fn=hear_ctrl_c)  # fmt: skip
+    wait_for_checkpoint(run_dir, 4, process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=240)
+    assert process.returncode == 130, stderr
+    saved = checkpoint.latest(run_dir)
+    line = stderr.strip().splitlines()[-1]
+    prefix = (f"interrupted: {run_dir} holds no result (job.json: interrupted); kept: its "
+              f"checkpoint after step {saved.steps_done} of 2000; resume: ")  # fmt: skip
+    assert line.startswith(prefix), line
+    command = shlex.split(line.removeprefix(prefix))
+    assert command[:3] == ["python", "-m", "experiments.run"]
+    assert command[-1] == f"hydra.run.dir={run_dir}"
+
+    resumed = finish(*command[3:])
+    assert resumed.returncode == 0, resumed.stderr
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["resumed_at_chunk"] == saved.chunks_done > 0
+    expected = (uninterrupted / "metrics.parquet").read_bytes()
+    assert (run_dir / "metrics.parquet").read_bytes() == expected
+
+
+@pytest.mark.slow
+def test_resume_true_continues_the_latest_run_of_the_configuration(tmp_path, uninterrupted):
+    outputs = tmp_path / "outputs"
+    first = outputs / "first"
+    process = entry_point(*RUN, "checkpoint_every=1", f"hydra.run.dir={first}",
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          start_new_session=True)  # fmt: skip
+    try:
+        wait_for_checkpoint(first, 3, process)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+    killed_at = checkpoint.latest(first).chunks_done
+
+    resumed = finish(*RUN, "resume=true", f"hydra.run.dir={outputs / 'second'}")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"results: {first}" in resumed.stdout
+    assert not (outputs / "second").exists()  # the new dir was not used, and not left behind
+    assert json.loads((first / "run.json").read_text())["resumed_at_chunk"] == killed_at
+    assert (first / "metrics.parquet").read_bytes() == (
+        uninterrupted / "metrics.parquet").read_bytes()  # fmt: skip
+
+    nothing = finish(*RUN, "resume=true", "seed=5", f"hydra.run.dir={outputs / 'third'}")
+    assert nothing.returncode == 2
+    assert nothing.stderr.strip() == (
+        f"error: resume=true: no checkpoint of this configuration in {outputs / 'third'} or "
+        f"beside it in {outputs}; run without resume=true (checkpoint_every=N saves one every "
+        "N chunks)"
+    )
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_run_again_resumes_its_job_from_the_checkpoint(tmp_path, uninterrupted):
+    sweep_dir = tmp_path / "sweep"
+    overrides = ["--multirun", f"hydra.sweep.dir={sweep_dir}", *RUN, "checkpoint_every=1",
+                 "agent=random,neural"]  # fmt: skip
+    process = entry_point(*overrides, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          start_new_session=True)  # fmt: skip
+    try:
+        wait_for_checkpoint(sweep_dir / "1", 5, process)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+    killed_at = checkpoint.latest(sweep_dir / "1").chunks_done
+
+    again = finish(*overrides)
+    assert again.returncode == 0, again.stderr
+    manifest = json.loads((sweep_dir / "manifest.json").read_text())
+    assert [job["status"] for job in manifest["jobs"]] == ["completed", "completed"]
+    job = sweep_dir / "1"
+    assert json.loads((job / "run.json").read_text())["resumed_at_chunk"] == killed_at
+    assert (job / "metrics.parquet").read_bytes() == (
+        uninterrupted / "metrics.parquet").read_bytes()  # fmt: skip
