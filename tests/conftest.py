@@ -97,9 +97,11 @@ def pytest_configure(config):
     import os
     import tempfile
 
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and config.getvalue("loadgroup"):
+        config.pluginmanager.register(XdistGroupSuffix(), "recsim-xdist-group-suffix")
     if os.environ.get("RECSIM_TEST_NO_CACHE"):
         return
-    workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:  # an xdist worker: the run's directory, made by the controller
         directory = workerinput.get("recsim_jax_cache")
         if workerinput.get("workercount", 1) > 1:
@@ -116,6 +118,27 @@ def pytest_configure(config):
     config.stash[CACHE_DIR] = directory
     jax.config.update("jax_compilation_cache_dir", directory)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
+class XdistGroupSuffix:
+    """pytest-xdist (3.8) tells its controller a test's `xdist_group` by appending `@group` to
+    the test's node id on the worker (`item._nodeid`); since pytest 9.2 a node id is read from a
+    structured id that this no longer changes, so `--dist loadgroup` silently spread every group
+    over the workers (pytest-xdist#1386), and a module's fixture ran once per worker. Runs after
+    xdist's own hook and appends the suffix where xdist's did not take."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config, items):
+        for item in items:
+            names = {
+                str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                for mark in item.iter_markers("xdist_group")
+            }
+            suffix = "@" + "_".join(sorted(names))
+            if names and not item.nodeid.endswith(suffix):
+                from _pytest.nodeid import NodeId
+
+                item._id = NodeId.parse(item.nodeid + suffix)
 
 
 @pytest.hookimpl(optionalhook=True)
