@@ -19,7 +19,8 @@ class Estimate(NamedTuple):
 
 
 def from_terms(terms: jax.Array) -> Estimate:
-    """V̂ = mean_i ψ_i and se = sd(ψ) / √n (sd with n − 1) of the per-round terms ψ [n]."""
+    """V̂ = mean_i ψ_i and se = sd(ψ) / √n (sd with n − 1) of the per-round terms ψ [n]
+    (se NaN for n = 1)."""
     n = terms.shape[0]
     value = jnp.mean(terms)
     stderr = jnp.std(terms, ddof=1) / jnp.sqrt(n)
@@ -28,7 +29,7 @@ def from_terms(terms: jax.Array) -> Estimate:
 
 def from_ratio(numerators: jax.Array, denominators: jax.Array) -> Estimate:
     """V̂ = Σ a_i / Σ b_i, with the delta-method se = sd(ψ) / √n of the linearised terms
-    ψ_i = (a_i − V̂ b_i) / mean(b) (self-normalised estimators)."""
+    ψ_i = (a_i − V̂ b_i) / mean(b) (self-normalised estimators; NaN when every b_i is 0)."""
     value = jnp.sum(numerators) / jnp.sum(denominators)
     linearised = (numerators - value * denominators) / jnp.mean(denominators)
     n = numerators.shape[0]
