@@ -60,12 +60,73 @@ class Select(Protocol):
         ...
 
 
+class Chain(Protocol):
+    """P(s_j | s_1..s_{j−1}, x) [U, k] of given slates [U, k] under the strategy (arguments as
+    `Select`, the slates first): their product over j ≤ m is the probability that the slate
+    starts with s_1..s_m, over all k the probability of the whole slate."""
+
+    def __call__(self, slates, scores, item_features, k, params, step) -> jax.Array: ...
+
+
+class Marginals(Protocol):
+    """P(item a at position j | x) [U, k, N] under the strategy (arguments as `Select`)."""
+
+    def __call__(self, scores, item_features, k, params, step) -> jax.Array: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Propensity:
+    """How likely the strategy is to show a slate, given the model's scores (the randomness
+    of the strategy only: `key`). `marginals` None: no closed form (`estimate_marginals`)."""
+
+    chain: Chain
+    marginals: Marginals | None
+
+
 @dataclasses.dataclass(frozen=True)
 class Exploration:
-    """A named strategy: its `select` function; its knobs travel separately as params."""
+    """A named strategy: its `select` function; its knobs travel separately as params.
+    `propensity` None: the strategy's randomness is not its own (Thompson draws from the
+    model's posterior), so no closed form exists here."""
 
     name: str
     select: Select
+    propensity: Propensity | None = None
+
+
+def deterministic(select: Select) -> Propensity:
+    """The propensity of a strategy whose slate is a function of the scores (greedy, UCB,
+    diversity, uncertainty-query): probability 1 for its slate, 0 for any other."""
+
+    def chosen(scores, item_features, k, params, step):
+        return select(jax.random.key(0), scores, item_features, k, params, step)[0]
+
+    def chain(slates, scores, item_features, k, params, step):
+        return (slates == chosen(scores, item_features, k, params, step)).astype(jnp.float32)
+
+    def marginals(scores, item_features, k, params, step):
+        return jax.nn.one_hot(chosen(scores, item_features, k, params, step), scores.mean.shape[1])
+
+    return Propensity(chain, marginals)
+
+
+def estimate_marginals(
+    select: Select, key, scores, item_features, k, params, step, draws: int
+) -> jax.Array:
+    """Monte-Carlo P(item a at position j | x) [U, k, N]: the share of `draws` slates drawn
+    with independent keys (standard error at most 0.5/√draws)."""
+    n_items = scores.mean.shape[1]
+
+    def one(key):
+        return jax.nn.one_hot(select(key, scores, item_features, k, params, step)[0], n_items)
+
+    return jnp.mean(jax.lax.map(one, jax.random.split(key, draws)), axis=0)
+
+
+def earlier(slates: jax.Array, n_items: int) -> jax.Array:
+    """[U, k, N] bool: item a is in s_1..s_{j−1} (taken before position j)."""
+    shown = jax.nn.one_hot(slates, n_items, dtype=jnp.int32)  # [U, k, N]
+    return (jnp.cumsum(shown, axis=1) - shown) > 0
 
 
 @struct.dataclass

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from agents.exploration.base import Exploration, config_to_params, explored_vs_greedy
+from agents.exploration.base import Exploration, config_to_params, deterministic, explored_vs_greedy
 from recsim.core.types import EnvSpec
 from recsim.core.validation import check_real
 
@@ -54,7 +54,10 @@ def select(key, scores, item_features, k, params: DiversityParams, step):
     return slates, explored_vs_greedy(slates, scores)
 
 
+PROPENSITY = deterministic(select)
+
+
 def make(config: DiversityConfig, spec: EnvSpec):
     """The strategy and its traced params; the config validated for `spec`."""
     config.validate(slate_size=spec.slate_size)
-    return Exploration(config.name, select), config_to_params(config, DiversityParams)
+    return Exploration(config.name, select, PROPENSITY), config_to_params(config, DiversityParams)

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from agents.exploration.base import Exploration, config_to_params, outside, top_k
+from agents.exploration.base import Exploration, Propensity, config_to_params, outside, top_k
 from recsim.core.types import EnvSpec
 from recsim.core.validation import ConfigError, check_real
 
@@ -70,7 +70,37 @@ def select(key, scores, item_features, k, params: EpsilonGreedyParams, step):
     return slates, explore & outside(slates, greedy)
 
 
+def chain(slates, scores, item_features, k, params: EpsilonGreedyParams, step):
+    """P(s_j | s_<j): slot j keeps its greedy item g_j with probability 1 − ε_t; an exploring
+    slot takes the next of the outside items in uniformly random order, so the r-th exploring
+    slot shows a given unseen outside item with probability ε_t / (N − k − r + 1). Exact when
+    N ≥ 2k (no fallback to greedy items: module docstring)."""
+    epsilon = epsilon_at(params, step)
+    greedy = top_k(scores.mean, k)
+    n_items = scores.mean.shape[1]
+    kept = slates == greedy
+    explored = outside(slates, greedy)
+    rank = jnp.cumsum(explored, axis=1)  # r: this slot is the r-th exploring one
+    factor = jnp.where(kept, 1.0 - epsilon, 0.0)
+    return jnp.where(explored, epsilon / (n_items - k - rank + 1), factor)
+
+
+def marginals(scores, item_features, k, params: EpsilonGreedyParams, step):
+    """P(a at j) = (1 − ε_t)·1{a = g_j} + ε_t·1{a ∉ greedy slate} / (N − k); exact when
+    N ≥ 2k."""
+    epsilon = epsilon_at(params, step)
+    n_items = scores.mean.shape[1]
+    greedy = jax.nn.one_hot(top_k(scores.mean, k), n_items)  # [U, k, N]
+    outside_items = 1.0 - jnp.sum(greedy, axis=1, keepdims=True)  # [U, 1, N]
+    return (1.0 - epsilon) * greedy + epsilon * outside_items / (n_items - k)
+
+
+PROPENSITY = Propensity(chain, marginals)
+
+
 def make(config: EpsilonGreedyConfig, spec: EnvSpec):
     """The strategy and its traced params; the config validated for `spec`."""
     config.validate(slate_size=spec.slate_size)
-    return Exploration(config.name, select), config_to_params(config, EpsilonGreedyParams)
+    return Exploration(config.name, select, PROPENSITY), config_to_params(
+        config, EpsilonGreedyParams
+    )

@@ -4,7 +4,7 @@ import dataclasses
 
 import jax.numpy as jnp
 
-from agents.exploration.base import Exploration, NoParams, top_k
+from agents.exploration.base import Exploration, NoParams, deterministic, top_k
 from recsim.core.types import EnvSpec
 
 
@@ -22,11 +22,12 @@ def select(key, scores, item_features, k, params, step):
     return slates, jnp.zeros(slates.shape, bool)
 
 
-GREEDY = Exploration(GreedyConfig.name, select)
+PROPENSITY = deterministic(select)
+GREEDY = Exploration(GreedyConfig.name, select, PROPENSITY)
 """The strategy an exploring agent holds until one is composed in (`agents.with_exploration`)."""
 
 
 def make(config: GreedyConfig, spec: EnvSpec):
     """The strategy (no knobs)."""
     config.validate(slate_size=spec.slate_size)
-    return Exploration(config.name, select), NoParams()
+    return Exploration(config.name, select, PROPENSITY), NoParams()

@@ -10,7 +10,13 @@ import dataclasses
 import jax
 from flax import struct
 
-from agents.exploration.base import Exploration, config_to_params, explored_vs_greedy, top_k
+from agents.exploration.base import (
+    Exploration,
+    config_to_params,
+    deterministic,
+    explored_vs_greedy,
+    top_k,
+)
 from recsim.core.types import EnvSpec
 from recsim.core.validation import check_real
 
@@ -34,7 +40,10 @@ def select(key, scores, item_features, k, params: UCBParams, step):
     return slates, explored_vs_greedy(slates, scores)
 
 
+PROPENSITY = deterministic(select)
+
+
 def make(config: UCBConfig, spec: EnvSpec):
     """The strategy and its traced params; the config validated for `spec`."""
     config.validate(slate_size=spec.slate_size)
-    return Exploration(config.name, select), config_to_params(config, UCBParams)
+    return Exploration(config.name, select, PROPENSITY), config_to_params(config, UCBParams)

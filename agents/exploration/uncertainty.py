@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from agents.exploration.base import Exploration, top_k
+from agents.exploration.base import Exploration, deterministic, top_k
 from recsim.core.types import EnvSpec
 from recsim.core.validation import check_int, check_real
 
@@ -63,6 +63,9 @@ def select(key, scores, item_features, k, params: UncertaintyParams, step):
     return slates, position >= n_greedy
 
 
+PROPENSITY = deterministic(select)
+
+
 def make(config: UncertaintyConfig, spec: EnvSpec):
     """The strategy and its traced params; `n_query` checked against the slate size."""
     config.validate(slate_size=spec.slate_size)
@@ -70,4 +73,4 @@ def make(config: UncertaintyConfig, spec: EnvSpec):
         n_query=jnp.asarray(config.n_query, jnp.int32),
         threshold=jnp.asarray(config.threshold, jnp.float32),
     )
-    return Exploration(config.name, select), params
+    return Exploration(config.name, select, PROPENSITY), params

@@ -6,7 +6,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from agents.exploration.base import Exploration, NoParams
+from agents.exploration.base import Exploration, NoParams, Propensity
 from recsim.core.types import EnvSpec
 
 
@@ -32,7 +32,22 @@ def select(key, scores, item_features, k, params, step):
     return slates, jnp.ones(slates.shape, bool)
 
 
+def chain(slates, scores, item_features, k, params, step):
+    """P(s_j | s_<j) = 1 / (N − j + 1) for the j-th of k distinct items (1-based j)."""
+    n_items = scores.mean.shape[1]
+    return jnp.broadcast_to(1.0 / (n_items - jnp.arange(k)), slates.shape)
+
+
+def marginals(scores, item_features, k, params, step):
+    """P(a at j) = 1 / N."""
+    users, n_items = scores.mean.shape
+    return jnp.full((users, k, n_items), 1.0 / n_items)
+
+
+PROPENSITY = Propensity(chain, marginals)
+
+
 def make(config: UniformConfig, spec: EnvSpec):
     """The strategy (no knobs)."""
     config.validate(slate_size=spec.slate_size)
-    return Exploration(config.name, select), NoParams()
+    return Exploration(config.name, select, PROPENSITY), NoParams()
