@@ -1,6 +1,7 @@
-"""`python -m experiments.benchmark [--quick] [--out benchmark.json]`: interactions per second
-of the compiled loop against the plain NumPy reference (`experiments.reference_numpy`), on
-whatever backend JAX finds. Importable and runnable without Hydra.
+"""`python -m experiments.benchmark [--quick | --smoke] [--out benchmark.json]`: interactions
+per second of the compiled loop against the plain NumPy reference
+(`experiments.reference_numpy`), on whatever backend JAX finds. Importable and runnable
+without Hydra.
 
 Measured (interactions = user visits, each shown one slate):
   reference   the NumPy env + neural agent stepped in a Python loop, one simulation;
@@ -12,6 +13,9 @@ Measured (interactions = user visits, each shown one slate):
   GFLOP/s     the dense-layer work both do (`flops_per_step`) per second: how close each
               comes to the machine's arithmetic peak, which bounds the ratio.
 The default agent: neural two-tower ensemble (5 heads, [64], embedding 32) with ε-greedy.
+`--quick` is a reduced set (about a minute); `--smoke` the smallest that runs every part once,
+for the test suite: one batch row and one growth row of the same program (with JAX's persistent
+compilation cache on, it compiles once). Its numbers are not a measurement.
 """
 
 import argparse
@@ -109,12 +113,15 @@ def peak_memory_mb() -> float:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a reduced set (about a minute)")
+    smoke_help = "every part once at one size (a test that it runs, not numbers)"
+    parser.add_argument("--smoke", action="store_true", help=smoke_help)
     parser.add_argument("--out", type=Path, default=Path("benchmark.json"))
     args = parser.parse_args(argv)
     backend = jax.default_backend()
-    quick = args.quick
+    smoke = args.smoke
+    quick = args.quick or smoke
     users_grid = [32] if quick else [1, 32, 64, 1024]
-    sims_grid = [1, 16] if quick else [1, 16, 256]
+    sims_grid = [1] if smoke else [1, 16] if quick else [1, 16, 256]
     steps, repeats = (50, 1) if quick else (100, 3)
     limit = MAX_USERS_IN_FLIGHT.get(backend, 16_384)
 
@@ -134,7 +141,7 @@ def main(argv=None) -> dict:
                              reference_gflops=reference[users] * per_visit / 1e9,
                              loop_gflops=ips * per_visit / 1e9))  # fmt: skip
     growth = []
-    for n_items in [1000] if quick else [100, 1000, 10_000, 100_000]:
+    for n_items in [200] if smoke else [1000] if quick else [100, 1000, 10_000, 100_000]:
         # One simulation: at 10⁵ items a step is already ~4 GFLOP for the 5-head ensemble.
         ips, compile_seconds = time_loop(32, 1, 50, repeats, n_items=n_items)
         ref_ips = time_reference(32, steps=5 if n_items >= 10_000 else 20, n_items=n_items)
@@ -147,6 +154,7 @@ def main(argv=None) -> dict:
     report = {
         "date": time.strftime("%Y-%m-%d"),
         "quick": quick,
+        "smoke": smoke,
         "machine": {
             "platform": platform.platform(),
             "processor": platform.processor(),

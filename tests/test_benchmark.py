@@ -7,18 +7,24 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import subprocess_env
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_quick_benchmark_prints_the_table_and_writes_json(tmp_path):
+def test_smoke_benchmark_prints_the_table_and_writes_json(tmp_path):
+    """Every part of the benchmark once (`--smoke`: one batch row and one growth row of one
+    program, which the run's compilation cache compiles once; `--quick` and the full set only
+    add sizes to the same code)."""
     out = tmp_path / "benchmark.json"
-    command = [sys.executable, "-m", "experiments.benchmark", "--quick", "--out", str(out)]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    command = [sys.executable, "-m", "experiments.benchmark", "--smoke", "--out", str(out)]
+    result = subprocess.run(command, cwd=ROOT, env=subprocess_env(), capture_output=True,
+                            text=True, timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert "reference_ips" in result.stdout and "ratio" in result.stdout
     report = json.loads(out.read_text())
-    assert report["quick"] and report["backend"] in ("cpu", "gpu", "tpu")
+    assert report["smoke"] and report["quick"] and report["backend"] in ("cpu", "gpu", "tpu")
     assert {"jax", "flax", "optax"} <= set(report["versions"])
     for row in report["batch"]:
         assert row["loop_ips"] > 0 and row["reference_ips"] > 0
