@@ -89,6 +89,30 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
+QUICK_COMPILE = "--xla_backend_optimization_level=0"
+"""XLA flag of the subprocesses whose tests check the entry point's plumbing (result files,
+records, exit codes, messages, sweeps, Ctrl-C): the same programs, compiled without LLVM's
+optimisations, about 3 times faster (the neural agent's tiny run on 2 cores: 44 s of compiling
+at the default level, 15 s with it). Their numbers may differ in the last bits, which none of
+those tests reads (they compare runs made under the same flags). Numbers are tested in-process,
+at the default level; XLA flags are part of JAX's cache key, so one level's programs are never
+loaded for the other."""
+
+
+TINY_STRATEGIES = pytest.mark.xdist_group("tiny_neural_strategies")
+"""The tests that run every exploration strategy with the neural agent through the entry point
+at the tiny size (`steps=20 log_every=10 seeds=2 env.n_items=30 env.n_users=100`): the same
+eight programs, so under pytest-xdist they run on one worker, one after another, and all but
+the first load them from the compilation cache instead of compiling them again."""
+
+
+def plumbing_env(**extra: str) -> dict[str, str]:
+    """`subprocess_env` for a subprocess of a plumbing test: compiled with `QUICK_COMPILE`."""
+    env = subprocess_env(**extra)
+    env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {QUICK_COMPILE}".strip()
+    return env
+
+
 def pytest_configure(config):
     """Tests share compiled programs through JAX's persistent compilation cache, in a fresh
     directory per test session (identical programs in different tests compile once). Under

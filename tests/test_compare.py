@@ -3,7 +3,6 @@ statistics, Holm's adjustment, the pairing rule and its refusals, and the aggreg
 
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from recsim.core.metric_table import METRIC_NAMES
 from recsim.runs import compare, sweep
+from tests.conftest import plumbing_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -150,8 +150,7 @@ def test_metrics_a_configuration_does_not_measure_are_left_out():
 
 
 def run(module: str, *arguments: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    return subprocess.run([sys.executable, "-m", module, *arguments], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", module, *arguments], cwd=ROOT, env=plumbing_env(),
                           capture_output=True, text=True, timeout=600)  # fmt: skip
 
 

@@ -1,6 +1,5 @@
 """Every exploration strategy with every learning agent, through the real entry point."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,21 +9,22 @@ import pytest
 
 from agents import exploration as explorations
 from recsim.core.metric_table import MODEL_METRICS
+from tests.conftest import TINY_STRATEGIES, plumbing_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
+@TINY_STRATEGIES
 def test_every_strategy_with_neural_and_linucb_runs_through_the_entry_point(tmp_path):
     strategies = ",".join(sorted(explorations.REGISTRY))
     command = [
         sys.executable, "-m", "experiments.run", "--multirun",
         "agent=neural,linucb", f"exploration={strategies}",
-        "steps=40", "log_every=20", "seeds=2", "env.n_items=50",
+        "steps=20", "log_every=10", "seeds=2", "env.n_items=30", "env.n_users=100",
         f"hydra.sweep.dir={tmp_path}",
     ]  # fmt: skip
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+    result = subprocess.run(command, cwd=ROOT, env=plumbing_env(), capture_output=True, text=True,
                             timeout=900)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = sorted(p for p in tmp_path.iterdir() if p.is_dir() and p.name.isdigit())

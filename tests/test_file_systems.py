@@ -4,7 +4,6 @@ where mounting is not permitted skips these tests and says why (`/proc` stands i
 read-only location in tests/test_entry_point.py)."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from recsim.runs import jobs
+from tests.conftest import plumbing_env
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["steps=20", "log_every=10", "seeds=2", "env.n_items=30", "env.n_users=100"]
@@ -19,9 +19,10 @@ pytestmark = pytest.mark.slow
 
 
 def entry_point(module: str, *arguments: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     command = [sys.executable, "-m", module, *arguments]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        command, cwd=ROOT, env=plumbing_env(), capture_output=True, text=True, timeout=300
+    )
 
 
 def mount_tmpfs(path: Path, options: str) -> None:

@@ -1,7 +1,6 @@
 """A job that is refused or skipped leaves every file of a completed job as it was: results,
 records and Hydra's `.hydra/` files alike (byte for byte, modification times included)."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,15 +8,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import plumbing_env
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["steps=20", "log_every=10", "seeds=2", "env.n_items=30", "env.n_users=100"]
 pytestmark = pytest.mark.slow
 
 
 def entry_point(*arguments: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     command = [sys.executable, "-m", "experiments.run", *arguments, *TINY]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        command, cwd=ROOT, env=plumbing_env(), capture_output=True, text=True, timeout=300
+    )
 
 
 def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:

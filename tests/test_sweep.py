@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from recsim.core.metric_table import METRIC_NAMES
+from tests.conftest import TINY_STRATEGIES, plumbing_env
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["steps=20", "log_every=10", "seeds=2", "env.n_items=30", "env.n_users=100"]
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.slow
 def multirun(sweep_dir: Path, *overrides: str, extra_env=None) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "experiments.run", "--multirun", *overrides, *TINY,
                f"hydra.sweep.dir={sweep_dir}"]  # fmt: skip
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", **(extra_env or {})}
+    env = plumbing_env(**(extra_env or {}))
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -114,6 +115,7 @@ def test_aggregate_rebuilds_from_a_partial_sweep(tmp_path):
     assert missing.returncode == 2 and "is not a directory" in missing.stderr
 
 
+@TINY_STRATEGIES
 def test_compare_exploration_preset_runs_every_strategy(tmp_path):
     result = multirun(tmp_path, "+experiment=compare_exploration")
     assert result.returncode == 0, result.stderr[-2000:]
@@ -126,7 +128,8 @@ def test_compare_exploration_preset_runs_every_strategy(tmp_path):
 def test_epsilon_sweep_preset_is_one_compiled_grid(tmp_path):
     command = [sys.executable, "-m", "experiments.run", "+experiment=epsilon_sweep", *TINY,
                f"hydra.run.dir={tmp_path}"]  # fmt: skip
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(command, cwd=ROOT, env=plumbing_env(), capture_output=True, text=True,
+                            timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     info = json.loads((tmp_path / "run.json").read_text())
     assert info["traces"] == 1 and info["grid_points"] == 6
