@@ -58,6 +58,7 @@ class BestFixedAgent:
             scores=scores,
             uncertainty=jnp.zeros_like(scores),
             explored=jnp.zeros(slates.shape, bool),
+            propensity=jnp.ones(slates.shape, jnp.float32),  # one slate, always
         )
         return slates, info
 

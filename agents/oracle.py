@@ -37,7 +37,8 @@ class OracleAgent:
         slates = truth.best_slates
         explored = jnp.zeros(slates.shape, bool)
         zeros = jnp.zeros_like(truth.attraction)
-        return slates, ActInfo(scores=truth.attraction, uncertainty=zeros, explored=explored)
+        certain = jnp.ones(slates.shape, jnp.float32)  # its slate is a function of the truth
+        return slates, ActInfo(truth.attraction, zeros, explored, certain)
 
     def update(self, key, state, obs, slates, feedback, params):
         return state

@@ -39,7 +39,10 @@ class RandomAgent:
         slates, explored = uniform.select(
             key, scores, obs.item_features, self.spec.slate_size, NoParams(), obs.step
         )
-        return slates, ActInfo(scores=zeros, uncertainty=zeros, explored=explored)
+        propensity = uniform.chain(
+            slates, scores, obs.item_features, self.spec.slate_size, NoParams(), obs.step
+        )
+        return slates, ActInfo(zeros, zeros, explored, propensity)
 
     def update(self, key, state, obs, slates, feedback, params):
         return state

@@ -59,7 +59,14 @@ class ScoringAgent:
             key, scores, obs.item_features, self.spec.slate_size, params.exploration, obs.step
         )
         shown = scores.mean if predicted is None else predicted
-        return slates, ActInfo(scores=shown, uncertainty=scores.std, explored=explored)
+        propensity = None
+        if self.exploration.propensity is not None:
+            propensity = self.exploration.propensity.chain(
+                slates, scores, obs.item_features, self.spec.slate_size, params.exploration,
+                obs.step,
+            )  # fmt: skip
+        info = ActInfo(shown, scores.std, explored, propensity)
+        return slates, info
 
 
 def with_exploration(built: tuple[Any, Any], exploration: tuple[Exploration, Any]):

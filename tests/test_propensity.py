@@ -144,3 +144,42 @@ def test_monte_carlo_marginals_of_boltzmann():
         for position, chosen in enumerate(slate):
             implied[:, position, chosen] += expected[:, column]
     assert close(estimated, implied).all()
+
+
+# ---------------------------------------------------------------- in the loop
+
+
+def rollout_info(agent_name, strategy_name=None, steps=6):
+    from recsim.core import loop
+    from tests.conftest import make_agent, small_env
+
+    env, env_params = small_env()
+    agent, agent_params = make_agent(agent_name, env.spec, strategy_name)
+    simulation = loop.Simulation(env, agent, log_every=steps, windows_per_chunk=1)
+    _, transitions = loop.rollout(simulation, loop.SimParams(env_params, agent_params), 0, 0, steps)
+    return env.spec, transitions
+
+
+def test_the_random_agent_reports_the_uniform_chain_for_every_slot():
+    spec, transitions = rollout_info("random")
+    propensity = np.asarray(transitions.info.propensity)  # [T, U, k]
+    expected = 1.0 / (spec.n_items - np.arange(spec.slate_size))
+    np.testing.assert_allclose(propensity, np.broadcast_to(expected, propensity.shape),
+                               rtol=1e-6)  # fmt: skip
+
+
+def test_an_epsilon_greedy_learner_reports_each_slots_probability_in_the_loop():
+    """Kept slots have 1 − ε, the r-th explored slot ε / (N − k − r + 1) (ε = 0.1, constant):
+    the propensity follows the slots the strategy really explored."""
+    spec, transitions = rollout_info("neural", "epsilon_greedy")
+    propensity = np.asarray(transitions.info.propensity)
+    explored = np.asarray(transitions.info.explored)
+    assert explored.any() and (~explored).any()
+    rank = np.cumsum(explored, axis=-1)
+    expected = np.where(explored, 0.1 / (spec.n_items - spec.slate_size - rank + 1), 0.9)
+    np.testing.assert_allclose(propensity, expected, rtol=1e-5)
+
+
+def test_a_thompson_learner_states_no_propensity():
+    _, transitions = rollout_info("neural", "thompson", steps=2)
+    assert transitions.info.propensity is None

@@ -66,6 +66,10 @@ class ActInfo:
     scores: jax.Array  # [U, N] float32: predicted click probability (or ranking score)
     uncertainty: jax.Array  # [U, N] float32: its epistemic uncertainty (0 when it has none)
     explored: jax.Array  # [U, k] bool: slots chosen by exploration rather than greedily
+    # [U, k] float32: P(s_j | s_1..s_{j−1}, x) of the shown slate under the agent's policy (its
+    # products: prefix and slate propensities, for off-policy evaluation); None when the agent
+    # cannot state it (Thompson's posterior draw; popularity's random tie-breaks)
+    propensity: jax.Array | None = None
 
 
 class Transition(NamedTuple):
