@@ -17,10 +17,12 @@ from recsim.core import loop
 from tests.conftest import make_agent, simulation, small_env
 
 
-def replay_run_and_rollout(sim, params, steps=10):
+def replay_run_and_rollout(sim, params, steps=30):
     """Clicks per window [W] and exposure [N, k] of one seed, from `loop.run`'s compiled
     program and from `loop.rollout`: ((run_clicks, run_exposure), (rollout_clicks,
-    rollout_exposure)). `run`'s final carry is read by running its compiled chunks."""
+    rollout_exposure)). `run`'s final carry is read by running its compiled chunks. (30 steps:
+    on the small env, the rollout program of tests/test_agents.py and tests/test_loop.py, which
+    the compilation cache then supplies.)"""
     compiled = loop.compile_run(sim, params, master_seed=3, seeds=[4], steps=steps)
     carry = compiled.init(compiled.master, compiled.seed_ids, compiled.params)
     run_clicks = []
