@@ -15,7 +15,6 @@ go on, and `experiments.callbacks.AggregateSweep` merges the results at the end.
 import contextlib
 import logging
 import os
-import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -25,22 +24,23 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from experiments import resume
 from experiments.config import build_experiment, enable_compilation_cache, register_configs
 from experiments.usage import preflight
 from recsim.core.validation import ConfigError
 
 HYDRA_DIR = ".hydra"
+HYDRA_ONLY = {HYDRA_DIR, "run.log"}  # what Hydra makes in a run dir before the job starts
 register_configs()
 # JAX logs at INFO that it found no TPU; keep that out of every run's and sweep's console.
 logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
 
 
 def discard_hydra_files(run_dir: Path) -> None:
-    """Removes what Hydra wrote for a run that never started, and the dir if then empty."""
-    shutil.rmtree(run_dir / HYDRA_DIR, ignore_errors=True)
-    (run_dir / "run.log").unlink(missing_ok=True)
-    if run_dir.is_dir() and not any(run_dir.iterdir()):
-        run_dir.rmdir()
+    """Removes the directory Hydra made for a run that never started: only when it holds
+    nothing but Hydra's own files (an existing run's directory is left as it was)."""
+    if run_dir.is_dir() and all(path.name in HYDRA_ONLY for path in run_dir.iterdir()):
+        shutil.rmtree(run_dir)
 
 
 def save_hydra_files(run_dir: Path, cfg: DictConfig) -> None:
@@ -57,26 +57,6 @@ def save_hydra_files(run_dir: Path, cfg: DictConfig) -> None:
         (run_dir / HYDRA_DIR / name).write_text(OmegaConf.to_yaml(config), encoding="utf-8")
 
 
-def interrupted_note(run_dir: Path, sweep_dir: Path | None) -> str:
-    """What an interrupted run kept, and the command that resumes it: the command line as
-    given, into the same run (or sweep) directory."""
-    from recsim.runs import checkpoint
-
-    kept = []
-    if sweep_dir is not None:
-        kept.append("the sweep's completed jobs (merged)")
-    saved = checkpoint.latest(run_dir)
-    if saved is not None:
-        kept.append(f"its checkpoint after step {saved.steps_done} of "
-                    f"{saved.steps_done * saved.n_chunks // saved.chunks_done}")  # fmt: skip
-    if not kept:
-        return "kept: nothing"
-    key, directory = ("hydra.sweep.dir", sweep_dir) if sweep_dir else ("hydra.run.dir", run_dir)
-    arguments = [arg for arg in sys.argv[1:] if not arg.startswith(f"{key}=")]
-    command = shlex.join(["python", "-m", "experiments.run", *arguments, f"{key}={directory}"])
-    return f"kept: {' and '.join(kept)}; resume: {command}"
-
-
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     hydra_config = HydraConfig.get()
@@ -90,11 +70,11 @@ def main(cfg: DictConfig) -> None:
         sys.exit(2)
     # Imported here, not above: they bring pandas, scipy and matplotlib (about 1.5 s), which
     # a usage error (from `preflight` or `build_experiment`) must not wait for.
-    from recsim.runs import checkpoint, results, sweep
+    from recsim.runs import interrupt, results, sweep
     from recsim.runs.compare import CompareError
     from recsim.runs.device_memory import NotEnoughMemory
     from recsim.runs.experiment import format_report
-    from recsim.runs.job import ForeignResultError, RunDirBusyError, run_job
+    from recsim.runs.job import ForeignResultError, RunDirBusyError, SetupChangedError, run_job
 
     try:
         enable_compilation_cache(cfg.compilation_cache)
@@ -104,8 +84,9 @@ def main(cfg: DictConfig) -> None:
               "give a writable directory, or compilation_cache=null", file=sys.stderr)  # fmt: skip
         sys.exit(2)
     sweep_dir = Path(hydra_config.sweep.dir) if in_sweep else None
+    interrupt.install()
     if cfg.resume and not in_sweep:  # (a sweep's jobs resume from their checkpoints anyway)
-        found = checkpoint.find_resumable(run_dir, results.config_hash(experiment.config))
+        found = resume.resumable_dir(run_dir, results.config_hash(experiment.config))
         if found is None:
             discard_hydra_files(run_dir)
             print(f"error: resume=true: no checkpoint of this configuration in {run_dir} or "
@@ -124,7 +105,8 @@ def main(cfg: DictConfig) -> None:
             with contextlib.suppress(CompareError):  # compare.csv is left out, the rest merged
                 sweep.aggregate(sweep_dir, baseline=cfg.baseline)
         print(f"interrupted: {run_dir} holds no result (job.json: interrupted); "
-              f"{interrupted_note(run_dir, sweep_dir)}", file=sys.stderr, flush=True)  # fmt: skip
+              f"{resume.interrupted_note(run_dir, sweep_dir, sys.argv[1:])}", file=sys.stderr,
+              flush=True)  # fmt: skip
         sys.stdout.flush()
         # Not sys.exit: XLA may still run the interrupted chunk on its threads, and tearing the
         # interpreter down under it can crash (seen: SIGSEGV after a sweep was interrupted).
@@ -136,7 +118,7 @@ def main(cfg: DictConfig) -> None:
     except RunDirBusyError as error:
         print(f"error: {error}; wait for it, or choose another hydra.run.dir", file=sys.stderr)
         sys.exit(2)
-    except ForeignResultError as error:  # stops the sweep before anything is touched
+    except (ForeignResultError, SetupChangedError) as error:  # stops a sweep before it starts
         if in_sweep:
             print(f"error: {error}; re-run the sweep with its original overrides, or use a new "
                   "hydra.sweep.dir", file=sys.stderr)  # fmt: skip

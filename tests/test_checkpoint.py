@@ -1,6 +1,7 @@
 """Checkpoints: a run stopped at any point and resumed gives the uninterrupted run's numbers bit
 for bit, in process and through the real entry point with a real SIGKILL and a real Ctrl-C."""
 
+import contextlib
 import json
 import os
 import shlex
@@ -18,7 +19,7 @@ from hydra import compose, initialize_config_dir
 from experiments.config import build_experiment, register_configs
 from recsim.core import loop
 from recsim.runs import checkpoint, results
-from recsim.runs.job import ForeignResultError, run_job
+from recsim.runs.job import ForeignResultError, SetupChangedError, run_job
 from tests.conftest import simulation, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +68,7 @@ def test_a_run_resumed_from_any_checkpoint_ends_bit_for_bit_as_the_uninterrupted
 
         def save_then_die(done, carry, rows, run_dir=run_dir, stop_after=stop_after):
             steps_done = done * compiled.steps_per_chunk
-            meta = checkpoint.Meta("hash", done, 4, steps_done, checkpoint.key_impl(carry))
+            meta = checkpoint.Meta("hash", done, 4, steps_done, checkpoint.key_impl(carry), {})
             checkpoint.save(run_dir, meta, carry, rows)
             if done == stop_after:
                 raise Stop
@@ -90,18 +91,30 @@ def test_one_checkpoint_is_kept_and_a_half_written_one_is_not_a_checkpoint(tmp_p
     saved = []
 
     def save(done, carry, rows):
-        meta = checkpoint.Meta("h", done, 4, done * 10, checkpoint.key_impl(carry))
+        meta = checkpoint.Meta("h", done, 4, done * 10, checkpoint.key_impl(carry), {})
         checkpoint.save(tmp_path, meta, carry, rows)
         saved.append(sorted(path.name for path in (tmp_path / checkpoint.DIR).iterdir()))
 
     compiled.execute(after_chunk=save)
     assert saved == [["1"], ["2"], ["3"]]  # never after the last chunk
     assert checkpoint.latest(tmp_path).chunks_done == 3
-    other = tmp_path / "other"
-    (other / checkpoint.DIR / "2.orbax-checkpoint-tmp-1764200000").mkdir(parents=True)
-    assert not checkpoint.has_checkpoint(other) and checkpoint.latest(other) is None
+    # What a process killed while saving or deleting leaves is never read, and the next save
+    # clears it: an Orbax temporary directory, a half-deleted step (no metadata file), a
+    # discarded one; a damaged newest step is skipped for the one before.
+    directory = tmp_path / checkpoint.DIR
+    (directory / "4.orbax-checkpoint-tmp-1764200000" / "state").mkdir(parents=True)
+    (directory / "5" / "state").mkdir(parents=True)
+    (directory / f"{checkpoint.DISCARDED}2-0000").mkdir()
+    assert checkpoint.latest(tmp_path).chunks_done == 3
+    (directory / "6").mkdir()
+    (directory / "6" / checkpoint.METADATA_FILE).write_text("{}")  # metadata, but no items
+    assert checkpoint.latest(tmp_path).chunks_done == 3
+    save(7, compiled.init(compiled.master, compiled.seed_ids, compiled.params),
+         {"ctr": np.zeros((2, 6), np.float32)})  # fmt: skip
+    assert sorted(path.name for path in directory.iterdir()) == ["7"]
     checkpoint.remove(tmp_path)
     assert checkpoint.latest(tmp_path) is None
+    assert not [path for path in tmp_path.iterdir() if checkpoint.DIR in path.name]
 
 
 def interrupted_job(run_dir, exp, stop_after, sweep_dir=None, monkeypatch=None):
@@ -152,6 +165,33 @@ def test_a_job_resumes_its_own_checkpoint_and_refuses_another_configs(tmp_path, 
     assert replaced.output.info["resumed_at_chunk"] == 0  # the other config's state was dropped
 
 
+def test_a_checkpoint_made_under_another_setup_is_refused(tmp_path, monkeypatch):
+    exp = experiment("checkpoint_every=2")
+    interrupted_job(tmp_path / "run", exp, 2, monkeypatch=monkeypatch)
+    saved_setup = checkpoint.latest(tmp_path / "run").setup
+    assert saved_setup == checkpoint.setup() and saved_setup["devices"]
+    elsewhere = {**saved_setup, "devices": ["cuda:0"], "backend": "gpu"}
+    monkeypatch.setattr(checkpoint, "setup", lambda: elsewhere)
+    with pytest.raises(SetupChangedError, match=r"backend: cpu → gpu; devices: \['"):
+        run_job(exp, tmp_path / "run", ["(test)"], progress=False)
+    with pytest.raises(SetupChangedError):
+        run_job(exp, tmp_path / "run", ["(test)"], tmp_path, progress=False)  # in a sweep
+    started_again = run_job(exp, tmp_path / "run", ["(test)"], progress=False, overwrite=True)
+    assert started_again.output.info["resumed_at_chunk"] == 0
+
+
+def test_a_checkpoint_left_beside_a_completed_result_is_removed(tmp_path, monkeypatch):
+    """A process that died between writing COMPLETED and removing its checkpoint."""
+    exp = experiment("checkpoint_every=2")
+    sweep_dir = tmp_path / "sweep"
+    interrupted_job(tmp_path / "saved", exp, 2, monkeypatch=monkeypatch)
+    run_job(exp, sweep_dir / "0", ["(test)"], sweep_dir, progress=False)
+    (tmp_path / "saved" / checkpoint.DIR).rename(sweep_dir / "0" / checkpoint.DIR)
+    again = run_job(exp, sweep_dir / "0", ["(test)"], sweep_dir, progress=False)
+    assert again.status == "skipped"
+    assert not checkpoint.has_checkpoint(sweep_dir / "0")
+
+
 def test_resume_finds_the_latest_checkpoint_of_the_same_configuration(tmp_path, monkeypatch):
     def fake(name, config_hash, saved_at):
         run_dir = tmp_path / name
@@ -168,7 +208,7 @@ def test_resume_finds_the_latest_checkpoint_of_the_same_configuration(tmp_path, 
     def latest(run_dir):
         if run_dir not in hashes:
             return None
-        return checkpoint.Meta(hashes[run_dir], 3, 10, 300, "threefry2x32")
+        return checkpoint.Meta(hashes[run_dir], 3, 10, 300, "threefry2x32", {})
 
     monkeypatch.setattr(checkpoint, "latest", latest)
     assert checkpoint.find_resumable(fresh, "h1") == new
@@ -226,6 +266,20 @@ def wait_for_checkpoint(run_dir: Path, at_least: int, process, timeout=300.0) ->
     raise AssertionError(f"no checkpoint {at_least} in {run_dir}")
 
 
+def wait_for_a_save_in_progress(run_dir: Path, process, until_checkpoint: int) -> str:
+    """Returns as soon as an Orbax temporary directory exists (a save half-written), or, if
+    none is seen by then, once checkpoint `until_checkpoint` exists; says which."""
+    directory = run_dir / checkpoint.DIR
+    while True:
+        names = [path.name for path in directory.iterdir()]
+        if any("tmp" in name for name in names):
+            return "killed while saving"
+        if any(name.isdigit() and int(name) >= until_checkpoint for name in names):
+            return "killed between saves"
+        assert process.poll() is None, "the run ended before it was killed"
+        time.sleep(0.002)
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("whole") / "run"
@@ -241,13 +295,14 @@ def test_a_run_killed_by_sigkill_resumes_to_identical_metrics(tmp_path, uninterr
     process = entry_point(*overrides, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                           start_new_session=True)  # fmt: skip
     try:
-        wait_for_checkpoint(run_dir, 8, process)
+        wait_for_checkpoint(run_dir, 6, process)
+        saving = wait_for_a_save_in_progress(run_dir, process, until_checkpoint=14)
     finally:
         os.killpg(process.pid, signal.SIGKILL)  # no handler runs, nothing is tidied
         process.wait(timeout=60)
     assert not (run_dir / "COMPLETED").exists(), "killed too late: the run had completed"
     killed_at = checkpoint.latest(run_dir).chunks_done
-    assert 8 <= killed_at < 20
+    assert 6 <= killed_at < 20, saving
 
     resumed = finish(*overrides)  # the same command again
     assert resumed.returncode == 0, resumed.stderr
@@ -316,6 +371,12 @@ def test_resume_true_continues_the_latest_run_of_the_configuration(tmp_path, uni
         f"beside it in {outputs}; run without resume=true (checkpoint_every=N saves one every "
         "N chunks)"
     )
+    assert not (outputs / "third").exists()
+    # Pointed at an existing run with nothing to resume, it leaves every file as it was.
+    before = {path: path.stat().st_mtime_ns for path in first.rglob("*")}
+    nothing = finish(*RUN, "resume=true", "seed=5", f"hydra.run.dir={first}")
+    assert nothing.returncode == 2
+    assert {path: path.stat().st_mtime_ns for path in first.rglob("*")} == before
 
 
 @pytest.mark.slow
@@ -340,3 +401,20 @@ def test_a_killed_sweep_run_again_resumes_its_job_from_the_checkpoint(tmp_path, 
     assert json.loads((job / "run.json").read_text())["resumed_at_chunk"] == killed_at
     assert (job / "metrics.parquet").read_bytes() == (
         uninterrupted / "metrics.parquet").read_bytes()  # fmt: skip
+
+
+def test_a_lost_ctrl_c_stops_the_run_at_the_next_chunk(tmp_path, monkeypatch):
+    """A KeyboardInterrupt raised inside a callback whose exceptions Python ignores (JAX's
+    garbage-collection callback) is lost; the request is remembered, and the run stops
+    before its next chunk, recorded `interrupted`."""
+    from recsim.runs import interrupt
+
+    with contextlib.suppress(KeyboardInterrupt):  # the handler's raise, swallowed
+        interrupt._handler(signal.SIGINT, None)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_job(experiment(), tmp_path / "run", ["(test)"], progress=False)
+    finally:
+        interrupt.REQUESTED.clear()
+    assert json.loads((tmp_path / "run" / "job.json").read_text())["status"] == "interrupted"
+    interrupt.check()  # cleared: nothing raised

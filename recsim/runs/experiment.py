@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from recsim import figures
 from recsim.core import loop
 from recsim.core.metric_table import METRIC_NAMES, MODEL_METRICS
-from recsim.runs import checkpoint, device_memory, results, sweep
+from recsim.runs import checkpoint, device_memory, interrupt, results, sweep
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,11 +72,16 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
     steps_per_chunk = experiment.simulation.log_every * experiment.simulation.windows_per_chunk
     per_chunk = experiment.n_simulations * steps_per_chunk * spec.users_per_step
 
-    def bar(chunks):
+    def bar(chunks: range):
         # One tick per chunk, counted in interactions (so the rate reads interactions/s);
-        # shown only after 2 s, so short runs stay quiet.
-        return tqdm(chunks, desc="simulating", unit=" interactions", unit_scale=per_chunk,
-                    delay=2.0, disable=not show_bar, leave=False)  # fmt: skip
+        # shown only after 2 s, so short runs stay quiet; a resumed run starts part-way.
+        # Before each chunk: stop if Ctrl-C was pressed (`recsim.runs.interrupt`).
+        ticks = tqdm(chunks, desc="simulating", unit=" interactions", unit_scale=per_chunk,
+                     delay=2.0, disable=not show_bar, leave=False, initial=chunks.start,
+                     total=chunks.stop)  # fmt: skip
+        for index in ticks:
+            interrupt.check()
+            yield index
 
     needs = []  # what the run holds, as `check_memory` saw it (for a late out-of-memory)
     fits = device_memory.checker(experiment.config, experiment.n_simulations)
@@ -169,18 +174,20 @@ class CheckpointMismatchError(RuntimeError):
 
 
 def _resume(run_dir: Path, compiled: loop.CompiledRun, config_hash: str) -> loop.Resume | None:
-    """Where the run continues from: the checkpoint in `run_dir`, if any (None: from init)."""
-    if not checkpoint.has_checkpoint(run_dir):
+    """Where the run continues from: the checkpoint in `run_dir`, if any (None: from init).
+    `recsim.runs.job` has refused another configuration's or setup's checkpoint already; this
+    checks again before reading it."""
+    meta = checkpoint.latest(run_dir)
+    if meta is None:
         return None
-    rows_info = {name: np.dtype(info.dtype) for name, info in compiled.rows_info.items()}
-    meta, resume = checkpoint.restore(run_dir, compiled.carry_info, rows_info)
     if meta.config_hash != config_hash or meta.n_chunks != compiled.n_chunks:
         raise CheckpointMismatchError(
             f"{run_dir / checkpoint.DIR} is of config hash {meta.config_hash[:12]} "
             f"({meta.n_chunks} chunks), not of this run ({config_hash[:12]}, "
             f"{compiled.n_chunks} chunks)"
         )
-    return resume
+    rows_info = {name: np.dtype(info.dtype) for name, info in compiled.rows_info.items()}
+    return checkpoint.restore(run_dir, compiled.carry_info, rows_info)[1]
 
 
 def _checkpointer(
@@ -189,12 +196,13 @@ def _checkpointer(
     """Saves a checkpoint after every `every`-th chunk (None when `every` is 0)."""
     if not every:
         return None
+    setup = checkpoint.setup()
 
     def save(chunks_done, carry, rows):
         if chunks_done % every == 0:
             meta = checkpoint.Meta(
                 config_hash, chunks_done, compiled.n_chunks,
-                chunks_done * compiled.steps_per_chunk, checkpoint.key_impl(carry),
+                chunks_done * compiled.steps_per_chunk, checkpoint.key_impl(carry), setup,
             )  # fmt: skip
             checkpoint.save(run_dir, meta, carry, rows)
 

@@ -40,6 +40,16 @@ class ForeignResultError(RuntimeError):
         self.run_dir = run_dir
 
 
+class SetupChangedError(RuntimeError):
+    """The run directory holds a checkpoint of this configuration made under another setup
+    (code, backend, devices or packages): resuming it would not give the same numbers."""
+
+    def __init__(self, run_dir: Path, changed: str):
+        super().__init__(f"{run_dir} holds a checkpoint made under another setup ({changed}); "
+                         "a resumed run would not give the same numbers")  # fmt: skip
+        self.run_dir = run_dir
+
+
 @dataclasses.dataclass(frozen=True)
 class JobOutcome:
     """How a job ended: `completed` (with `output`), `failed` (with `error`) or `skipped`
@@ -76,8 +86,11 @@ def run_job(
         skipped job leaves every file of a completed one untouched).
 
     Raises:
-      ForeignResultError: `run_dir` holds the completed result of another configuration (in
-        a sweep always, in a single run unless `overwrite`); nothing is written.
+      ForeignResultError: `run_dir` holds the completed result, or a checkpoint, of another
+        configuration (in a sweep always, in a single run unless `overwrite`); nothing is
+        written.
+      SetupChangedError: `run_dir` holds a checkpoint of this configuration saved under
+        another setup (in a sweep always, in a single run unless `overwrite`).
       RunDirBusyError: another job holds the run directory's lock; nothing is written.
     """
     run_dir = Path(run_dir)
@@ -112,10 +125,18 @@ def _run_locked(
         # a single run replaces another configuration's result only when asked to.
         raise ForeignResultError(run_dir)
     saved = checkpoint.latest(run_dir)  # a run continues from a checkpoint of its own config
-    if saved is not None and saved.config_hash != config_hash:
+    if saved is not None and results.is_completed(run_dir) and not foreign:
+        checkpoint.remove(run_dir)  # left by a process that died just after completing
+    elif saved is not None and saved.config_hash != config_hash:
         if sweep_dir is not None or not overwrite:
             raise ForeignResultError(run_dir, "the checkpoint of an unfinished run")
         checkpoint.remove(run_dir)
+    elif saved is not None:
+        changed = checkpoint.differences(saved.setup, checkpoint.setup())
+        if changed and (sweep_dir is not None or not overwrite):
+            raise SetupChangedError(run_dir, changed)
+        if changed:
+            checkpoint.remove(run_dir)
     if sweep_dir is not None:
         done = jobs.completed_with_hash(Path(sweep_dir), config_hash)
         if done is not None:
