@@ -1,16 +1,8 @@
-"""Resuming runs from the command line: which directory `resume=true` continues, and what an
-interrupted run tells the user (what was kept, and the command that goes on)."""
+"""What an interrupted run tells the user from the command line: what was kept, and the
+command that goes on."""
 
 import shlex
 from pathlib import Path
-
-
-def resumable_dir(run_dir: Path, config_hash: str) -> Path | None:
-    """The directory `resume=true` continues: `run_dir` if it holds a checkpoint of this
-    configuration, else the one beside it whose checkpoint of it was saved last (None: none)."""
-    from recsim.runs import checkpoint
-
-    return checkpoint.find_resumable(run_dir, config_hash)
 
 
 def interrupted_note(run_dir: Path, sweep_dir: Path | None, argv: list[str]) -> str:

@@ -70,7 +70,7 @@ def main(cfg: DictConfig) -> None:
         sys.exit(2)
     # Imported here, not above: they bring pandas, scipy and matplotlib (about 1.5 s), which
     # a usage error (from `preflight` or `build_experiment`) must not wait for.
-    from recsim.runs import interrupt, results, sweep
+    from recsim.runs import checkpoint, interrupt, results, sweep
     from recsim.runs.compare import CompareError
     from recsim.runs.device_memory import NotEnoughMemory
     from recsim.runs.experiment import format_report
@@ -86,7 +86,7 @@ def main(cfg: DictConfig) -> None:
     sweep_dir = Path(hydra_config.sweep.dir) if in_sweep else None
     interrupt.install()
     if cfg.resume and not in_sweep:  # (a sweep's jobs resume from their checkpoints anyway)
-        found = resume.resumable_dir(run_dir, results.config_hash(experiment.config))
+        found = checkpoint.find_resumable(run_dir, results.config_hash(experiment.config))
         if found is None:
             discard_hydra_files(run_dir)
             print(f"error: resume=true: no checkpoint of this configuration in {run_dir} or "

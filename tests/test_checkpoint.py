@@ -21,6 +21,7 @@ from recsim.core import loop
 from recsim.runs import checkpoint, results
 from recsim.runs.job import ForeignResultError, SetupChangedError, run_job
 from tests.conftest import simulation, subprocess_env
+from tests.test_interrupt import hear_ctrl_c
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = str(ROOT / "conf")
@@ -75,7 +76,8 @@ def test_a_run_resumed_from_any_checkpoint_ends_bit_for_bit_as_the_uninterrupted
 
         with pytest.raises(Stop):
             compiled.execute(after_chunk=save_then_die)
-        meta, resume = checkpoint.restore(run_dir, compiled.carry_info, rows_info)
+        meta = checkpoint.latest(run_dir)
+        resume = checkpoint.restore(run_dir, meta, compiled.carry_info, rows_info)
         assert (meta.chunks_done, meta.steps_done) == (stop_after, stop_after * 10)
         assert resume.rows["ctr"].shape == (3, 2 * stop_after)
         resumed = compiled.execute(resume=resume)
@@ -247,12 +249,6 @@ def finish(*overrides) -> subprocess.CompletedProcess:
                           timeout=600)  # fmt: skip
 
 
-def hear_ctrl_c() -> None:
-    """In the child: SIGINT raises KeyboardInterrupt even when the suite runs in the background
-    (a shell's `&` makes SIGINT ignored, and children inherit that)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def wait_for_checkpoint(run_dir: Path, at_least: int, process, timeout=300.0) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -278,6 +274,27 @@ def wait_for_a_save_in_progress(run_dir: Path, process, until_checkpoint: int) -
             return "killed between saves"
         assert process.poll() is None, "the run ended before it was killed"
         time.sleep(0.002)
+
+
+def killed(overrides, watched: Path, at_least: int) -> int:
+    """Runs the entry point with `overrides`, SIGKILLs it (no handler runs, nothing is tidied)
+    once `watched` holds checkpoint `at_least`, and returns the chunks its checkpoint kept."""
+    process = entry_point(*overrides, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          start_new_session=True)  # fmt: skip
+    try:
+        wait_for_checkpoint(watched, at_least, process)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+    return checkpoint.latest(watched).chunks_done
+
+
+def assert_resumed_identically(run_dir: Path, chunks_done: int, uninterrupted: Path) -> None:
+    """The run in `run_dir` continued from `chunks_done` (it did not start again) and its
+    metrics are the uninterrupted run's, byte for byte."""
+    assert json.loads((run_dir / "run.json").read_text())["resumed_at_chunk"] == chunks_done
+    expected = (uninterrupted / "metrics.parquet").read_bytes()
+    assert (run_dir / "metrics.parquet").read_bytes() == expected
 
 
 @pytest.fixture(scope="module")
@@ -306,10 +323,8 @@ def test_a_run_killed_by_sigkill_resumes_to_identical_metrics(tmp_path, uninterr
 
     resumed = finish(*overrides)  # the same command again
     assert resumed.returncode == 0, resumed.stderr
+    assert_resumed_identically(run_dir, killed_at, uninterrupted)
     info = json.loads((run_dir / "run.json").read_text())
-    assert info["resumed_at_chunk"] == killed_at  # it continued; it did not start again
-    expected = (uninterrupted / "metrics.parquet").read_bytes()
-    assert (run_dir / "metrics.parquet").read_bytes() == expected
     assert info["config_hash"] == json.loads((uninterrupted / "run.json").read_text())[
         "config_hash"]  # fmt: skip
     assert not (run_dir / checkpoint.DIR).exists()
@@ -336,33 +351,21 @@ def test_ctrl_c_says_what_was_kept_and_its_resume_command_resumes(tmp_path, unin
 
     resumed = finish(*command[3:])
     assert resumed.returncode == 0, resumed.stderr
-    info = json.loads((run_dir / "run.json").read_text())
-    assert info["resumed_at_chunk"] == saved.chunks_done > 0
-    expected = (uninterrupted / "metrics.parquet").read_bytes()
-    assert (run_dir / "metrics.parquet").read_bytes() == expected
+    assert saved.chunks_done > 0
+    assert_resumed_identically(run_dir, saved.chunks_done, uninterrupted)
 
 
 @pytest.mark.slow
 def test_resume_true_continues_the_latest_run_of_the_configuration(tmp_path, uninterrupted):
     outputs = tmp_path / "outputs"
     first = outputs / "first"
-    process = entry_point(*RUN, "checkpoint_every=1", f"hydra.run.dir={first}",
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                          start_new_session=True)  # fmt: skip
-    try:
-        wait_for_checkpoint(first, 3, process)
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=60)
-    killed_at = checkpoint.latest(first).chunks_done
+    killed_at = killed([*RUN, "checkpoint_every=1", f"hydra.run.dir={first}"], first, 3)
 
     resumed = finish(*RUN, "resume=true", f"hydra.run.dir={outputs / 'second'}")
     assert resumed.returncode == 0, resumed.stderr
     assert f"results: {first}" in resumed.stdout
     assert not (outputs / "second").exists()  # the new dir was not used, and not left behind
-    assert json.loads((first / "run.json").read_text())["resumed_at_chunk"] == killed_at
-    assert (first / "metrics.parquet").read_bytes() == (
-        uninterrupted / "metrics.parquet").read_bytes()  # fmt: skip
+    assert_resumed_identically(first, killed_at, uninterrupted)
 
     nothing = finish(*RUN, "resume=true", "seed=5", f"hydra.run.dir={outputs / 'third'}")
     assert nothing.returncode == 2
@@ -384,23 +387,13 @@ def test_a_killed_sweep_run_again_resumes_its_job_from_the_checkpoint(tmp_path, 
     sweep_dir = tmp_path / "sweep"
     overrides = ["--multirun", f"hydra.sweep.dir={sweep_dir}", *RUN, "checkpoint_every=1",
                  "agent=random,neural"]  # fmt: skip
-    process = entry_point(*overrides, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                          start_new_session=True)  # fmt: skip
-    try:
-        wait_for_checkpoint(sweep_dir / "1", 5, process)
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=60)
-    killed_at = checkpoint.latest(sweep_dir / "1").chunks_done
+    killed_at = killed(overrides, sweep_dir / "1", 5)
 
     again = finish(*overrides)
     assert again.returncode == 0, again.stderr
     manifest = json.loads((sweep_dir / "manifest.json").read_text())
     assert [job["status"] for job in manifest["jobs"]] == ["completed", "completed"]
-    job = sweep_dir / "1"
-    assert json.loads((job / "run.json").read_text())["resumed_at_chunk"] == killed_at
-    assert (job / "metrics.parquet").read_bytes() == (
-        uninterrupted / "metrics.parquet").read_bytes()  # fmt: skip
+    assert_resumed_identically(sweep_dir / "1", killed_at, uninterrupted)
 
 
 def test_a_lost_ctrl_c_stops_the_run_at_the_next_chunk(tmp_path, monkeypatch):

@@ -69,6 +69,12 @@ def empirical(exploration, params):
     return frequencies, marginals
 
 
+def implied_marginals(slate_probabilities: np.ndarray) -> np.ndarray:
+    """P(a at j) [U, k, N]: the probabilities [U, slates] of every slate with a at j, summed."""
+    shown = np.eye(N_ITEMS)[SLATES]  # [slates, k, N]
+    return np.einsum("us,skn->ukn", slate_probabilities, shown)
+
+
 def close(observed, expected, draws=DRAWS):
     se = np.sqrt(np.clip(expected * (1 - expected), 1e-12, None) / draws)
     return np.abs(observed - expected) < 4.5 * se + 1e-6
@@ -101,11 +107,7 @@ def test_slate_probabilities_and_marginals_match_the_strategys_own_draws(name):
         closed = np.asarray(closed, np.float64)
         assert close(marginals, closed).all(), np.abs(marginals - closed).max()
     # the slate probabilities summed per (position, item) are the marginals too
-    implied = np.zeros((USERS, K, N_ITEMS))
-    for column, slate in enumerate(SLATES):
-        for position, chosen in enumerate(slate):
-            implied[:, position, chosen] += expected[:, column]
-    assert close(marginals, implied).all()
+    assert close(marginals, implied_marginals(expected)).all()
 
 
 def test_epsilon_greedy_by_hand():
@@ -139,11 +141,7 @@ def test_monte_carlo_marginals_of_boltzmann():
                                    DRAWS)  # fmt: skip
     estimated = np.asarray(estimated)
     expected = np.asarray(slate_probabilities(exploration, params), np.float64)
-    implied = np.zeros((USERS, K, N_ITEMS))
-    for column, slate in enumerate(SLATES):
-        for position, chosen in enumerate(slate):
-            implied[:, position, chosen] += expected[:, column]
-    assert close(estimated, implied).all()
+    assert close(estimated, implied_marginals(expected)).all()
 
 
 # ---------------------------------------------------------------- in the loop

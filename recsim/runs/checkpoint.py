@@ -151,21 +151,19 @@ def _discard(path: Path) -> None:
     shutil.rmtree(gone, ignore_errors=True)
 
 
-def restore(run_dir: Path, carry_info: Any, rows_info: dict[str, Any]) -> tuple[Meta, Resume]:
-    """The latest checkpoint, as the loop resumes from it (`CheckpointError`, one line, when
-    it cannot be read).
+def restore(run_dir: Path, meta: Meta, carry_info: Any, rows_info: dict[str, Any]) -> Resume:
+    """Checkpoint `meta` (from `latest`), as the loop resumes from it (`CheckpointError`, one
+    line, when it cannot be read).
 
     Args:
       run_dir: the run directory.
+      meta: the checkpoint's `Meta`, as `latest` returned it.
       carry_info: ShapeDtypeStructs of the batched carry (`CompiledRun.carry_info`): the
         shapes, dtypes and shardings the chunk program takes.
       rows_info: metric -> dtype of the rows.
     """
-    meta = latest(run_dir)
-    if meta is None:
-        raise CheckpointError(f"{Path(run_dir) / DIR}: no readable checkpoint")
     try:
-        return meta, _restore(run_dir, meta, carry_info, rows_info)
+        return _restore(run_dir, meta, carry_info, rows_info)
     except Exception as error:  # noqa: BLE001 — any damage: one line, and what to do
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise CheckpointError(

@@ -187,7 +187,7 @@ def _resume(run_dir: Path, compiled: loop.CompiledRun, config_hash: str) -> loop
             f"{compiled.n_chunks} chunks)"
         )
     rows_info = {name: np.dtype(info.dtype) for name, info in compiled.rows_info.items()}
-    return checkpoint.restore(run_dir, compiled.carry_info, rows_info)[1]
+    return checkpoint.restore(run_dir, meta, compiled.carry_info, rows_info)
 
 
 def _checkpointer(
