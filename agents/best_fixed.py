@@ -59,6 +59,7 @@ class BestFixedAgent:
             uncertainty=jnp.zeros_like(scores),
             explored=jnp.zeros(slates.shape, bool),
             propensity=jnp.ones(slates.shape, jnp.float32),  # one slate, always
+            slot_propensity=jnp.ones(slates.shape, jnp.float32),
         )
         return slates, info
 

@@ -38,7 +38,7 @@ class OracleAgent:
         explored = jnp.zeros(slates.shape, bool)
         zeros = jnp.zeros_like(truth.attraction)
         certain = jnp.ones(slates.shape, jnp.float32)  # its slate is a function of the truth
-        return slates, ActInfo(truth.attraction, zeros, explored, certain)
+        return slates, ActInfo(truth.attraction, zeros, explored, certain, certain)
 
     def update(self, key, state, obs, slates, feedback, params):
         return state

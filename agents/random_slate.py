@@ -42,7 +42,8 @@ class RandomAgent:
         propensity = uniform.chain(
             slates, scores, obs.item_features, self.spec.slate_size, NoParams(), obs.step
         )
-        return slates, ActInfo(zeros, zeros, explored, propensity)
+        slot = jnp.full(slates.shape, 1.0 / self.spec.n_items)  # P(a at j) = 1/N
+        return slates, ActInfo(zeros, zeros, explored, propensity, slot)
 
     def update(self, key, state, obs, slates, feedback, params):
         return state

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import jax
 
 from agents.exploration import Exploration, NoParams, Scores
+from agents.exploration.base import at_slots
 from agents.exploration.greedy import GREEDY
 from recsim.core.types import ActInfo, EnvSpec, Observation
 
@@ -59,13 +60,15 @@ class ScoringAgent:
             key, scores, obs.item_features, self.spec.slate_size, params.exploration, obs.step
         )
         shown = scores.mean if predicted is None else predicted
-        propensity = None
-        if self.exploration.propensity is not None:
-            propensity = self.exploration.propensity.chain(
-                slates, scores, obs.item_features, self.spec.slate_size, params.exploration,
-                obs.step,
-            )  # fmt: skip
-        info = ActInfo(shown, scores.std, explored, propensity)
+        propensity = slot_propensity = None
+        strategy = self.exploration.propensity
+        if strategy is not None:
+            inputs = (scores, obs.item_features, self.spec.slate_size, params.exploration,
+                      obs.step)  # fmt: skip
+            propensity = strategy.chain(slates, *inputs)
+            if strategy.marginals is not None:
+                slot_propensity = at_slots(strategy.marginals(*inputs), slates)
+        info = ActInfo(shown, scores.std, explored, propensity, slot_propensity, scores)
         return slates, info
 
 

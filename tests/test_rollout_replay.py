@@ -28,7 +28,7 @@ def replay_run_and_rollout(sim, params, steps=30):
     run_clicks = []
     for index in range(compiled.n_chunks):
         t = jax.numpy.int32(index * compiled.steps_per_chunk)
-        carry, rows = compiled.chunk(carry, compiled.params, t)
+        carry, rows, _ = compiled.chunk(carry, compiled.params, t)
         run_clicks.append(np.asarray(rows["clicks"][0]))
     run_clicks = np.concatenate(run_clicks)
     _, transitions = loop.rollout(sim, params, master_seed=3, seed=4, steps=steps)

@@ -123,6 +123,11 @@ def estimate_marginals(
     return jnp.mean(jax.lax.map(one, jax.random.split(key, draws)), axis=0)
 
 
+def at_slots(marginals: jax.Array, slates: jax.Array) -> jax.Array:
+    """P(s_j at j | x) [U, k]: the marginals [U, k, N] of the items of `slates` [U, k]."""
+    return jnp.take_along_axis(marginals, slates[..., None], axis=2)[..., 0]
+
+
 def earlier(slates: jax.Array, n_items: int) -> jax.Array:
     """[U, k, N] bool: item a is in s_1..s_{j−1} (taken before position j)."""
     shown = jax.nn.one_hot(slates, n_items, dtype=jnp.int32)  # [U, k, N]

@@ -71,6 +71,9 @@ class Simulation:
     agent: Agent
     log_every: int
     windows_per_chunk: int
+    # What each step leaves besides the metrics (one simulation: (transition, params) -> a
+    # pytree), e.g. the interaction log or off-policy terms; the chunk returns it per step
+    record: Callable[[Transition, SimParams], PyTree] | None = None
 
     def init(self, master: jax.Array, seed: jax.Array, params: SimParams) -> SimCarry:
         """Initial carry of the simulation with seed number `seed` (one simulation)."""
@@ -114,20 +117,21 @@ class Simulation:
         params: SimParams,
         t: jax.Array,
         novelty_reference: jax.Array,
-    ) -> tuple[SimCarry, tracking.WindowSums]:
+    ) -> tuple[SimCarry, tracking.WindowSums, PyTree]:
         """Step t of one simulation, folded into the metric counters (`novelty_reference`:
-        the population attraction [N] at the start of the window)."""
+        the population attraction [N] at the start of the window), and its `record`."""
         carry, tr = self.transition(carry, params, t)
+        record = None if self.record is None else self.record(tr, params)
         last_of_window = (t + 1) % self.log_every == 0  # t is not batched: a real cond
         totals, window = tracking.accumulate(
             carry.totals, window, tr, self.log_every, novelty_reference,
             evaluate_model=last_of_window if self.agent.predicts_clicks else False,
         )  # fmt: skip
-        return carry._replace(totals=totals), window
+        return carry._replace(totals=totals), window, record
 
     def chunk(
         self, carry: SimCarry, params: SimParams, t: jax.Array
-    ) -> tuple[SimCarry, dict[str, jax.Array]]:
+    ) -> tuple[SimCarry, dict[str, jax.Array], PyTree]:
         """`windows_per_chunk` windows of all simulations from step t.
 
         Args:
@@ -136,7 +140,8 @@ class Simulation:
           t: [] int32 first step of the chunk (not batched).
 
         Returns:
-          The carry after the chunk, and rows: metric -> [S, windows_per_chunk].
+          The carry after the chunk, rows: metric -> [S, windows_per_chunk], and the `record`
+          of every step, leaves [S, steps of the chunk, ...] (None without `record`).
         """
         n_sims = jax.tree.leaves(carry.keys)[0].shape[0]
         step_all = jax.vmap(self.step, in_axes=(0, 0, 0, None, 0))
@@ -147,20 +152,27 @@ class Simulation:
         def one_window(state, _):
             def one_step(state, _):
                 carry, window, t = state
-                carry, window = step_all(carry, window, params, t, reference)
-                return (carry, window, t + 1), None
+                carry, window, record = step_all(carry, window, params, t, reference)
+                return (carry, window, t + 1), record
 
             carry, t = state
             reference = population_all(carry.env_state, params.env)  # [S, N] once per window
             window = tracking.init_window(self.env.spec.n_groups, n_sims)
-            (carry, window, t), _ = jax.lax.scan(
+            (carry, window, t), records = jax.lax.scan(
                 one_step, (carry, window, t), None, length=self.log_every
             )
             homogeneity = homogeneity_all(carry.env_state, params.env)
-            return (carry, t), row_all(carry.totals, window, user_homogeneity=homogeneity)
+            row = row_all(carry.totals, window, user_homogeneity=homogeneity)
+            return (carry, t), (row, records)
 
-        (carry, _), rows = jax.lax.scan(one_window, (carry, t), None, length=self.windows_per_chunk)
-        return carry, {name: values.T for name, values in rows.items()}
+        (carry, _), (rows, records) = jax.lax.scan(
+            one_window, (carry, t), None, length=self.windows_per_chunk
+        )
+        # records: [windows, log_every, S, ...] -> [S, windows · log_every, ...]
+        records = jax.tree.map(
+            lambda x: jnp.moveaxis(x, 2, 0).reshape(n_sims, -1, *x.shape[3:]), records
+        )
+        return carry, {name: values.T for name, values in rows.items()}, records
 
 
 @contextlib.contextmanager
@@ -257,7 +269,7 @@ class CompiledRun:
     """
 
     init: Any  # compiled: (master, seed_ids, params) -> carry
-    chunk: Any  # compiled: (carry, params, t) -> (carry, rows); the carry is donated
+    chunk: Any  # compiled: (carry, params, t) -> (carry, rows, records); carry donated
     carry_info: SimCarry  # the batched carry's ShapeDtypeStructs (with their shardings)
     rows_info: dict[str, Any]  # metric -> ShapeDtypeStruct of one chunk's rows
     master: jax.Array
@@ -277,9 +289,12 @@ class CompiledRun:
         progress: Callable[[Iterable[int]], Iterable[int]] = lambda chunks: chunks,
         resume: Resume | None = None,
         after_chunk: AfterChunk | None = None,
+        on_records: Callable[[int, PyTree], None] | None = None,
     ) -> RunResult:
         """Runs the chunks from init, or from `resume`; `progress` wraps the chunk indices
-        run, `after_chunk` (if given) sees the state after each chunk but the last."""
+        run, `after_chunk` (if given) sees the state after each chunk but the last, and
+        `on_records` (chunk index, the chunk's `Simulation.record`s on the host) each chunk
+        before `after_chunk` (so a checkpoint follows the records it covers)."""
         with count_compiles() as counts:
             if resume is None:
                 first, chunks = 0, []
@@ -289,8 +304,10 @@ class CompiledRun:
             start = time.perf_counter()
             for index in progress(range(first, self.n_chunks)):
                 t = jnp.int32(index * self.steps_per_chunk)
-                carry, rows = self.chunk(carry, self.params, t)
+                carry, rows, records = self.chunk(carry, self.params, t)
                 chunks.append(jax.device_get(rows))  # waits for the chunk: progress is real
+                if on_records is not None:
+                    on_records(index, jax.device_get(records))
                 if after_chunk is not None and index + 1 < self.n_chunks:
                     after_chunk(index + 1, carry, _joined(chunks))
             rows = _joined(chunks)

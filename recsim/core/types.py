@@ -5,7 +5,7 @@ Fu / Fi = observable user / item feature dimensions, G = user groups.
 """
 
 import dataclasses
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 from flax import struct
@@ -70,6 +70,13 @@ class ActInfo:
     # products: prefix and slate propensities, for off-policy evaluation); None when the agent
     # cannot state it (Thompson's posterior draw; popularity's random tie-breaks)
     propensity: jax.Array | None = None
+    # [U, k] float32: P(item s_j at position j | x), the per-slot marginal propensity; None
+    # where no closed form exists (Boltzmann beyond position 1: `estimate_marginals`)
+    slot_propensity: jax.Array | None = None
+    # what the exploration strategy chose from (`agents.exploration.Scores` [U, N] each), so
+    # that off-policy evaluation can ask any other strategy what it would have shown; None for
+    # the baselines, which have no strategy
+    policy_scores: Any = None
 
 
 class Transition(NamedTuple):
