@@ -271,3 +271,55 @@ def test_the_fitted_reward_model_recovers_a_tabular_world():
     model = reward_model.fit_logistic(cells, rewards, steps=1500)  # default λ
     fitted = reward_model.predict(model, jnp.eye(CONTEXTS * ACTIONS)).reshape(CONTEXTS, ACTIONS)
     np.testing.assert_allclose(fitted, REWARD, atol=0.05)
+
+
+# ---------------------------------------------------------------- the ε-greedy logger's Γ
+
+
+def test_epsilon_greedy_gamma_is_the_mean_outer_product_of_its_slates():
+    """Γ₀ in closed form against 200,000 slates of the strategy itself (greedy slate 0..k−1)."""
+    from agents.exploration import epsilon_greedy
+    from agents.exploration.base import Scores
+
+    n_items, k, epsilon, draws = 8, 3, 0.3, 200_000
+    mean = jnp.asarray([[0.9, 0.8, 0.7, 0.1, 0.2, 0.3, 0.05, 0.15]])  # greedy: 0, 1, 2
+    scores = Scores(mean, mean, mean)
+    params = epsilon_greedy.EpsilonGreedyParams(*(jnp.float32(v) for v in (epsilon, 1, 0)))
+
+    def one(key):
+        slates, _ = epsilon_greedy.select(key, scores, None, k, params, jnp.int32(0))
+        vector = jax.nn.one_hot(slot_indicator(slates[0], n_items), k * n_items).sum(0)
+        return jnp.outer(vector, vector)
+
+    keys = jax.random.split(jax.random.key(3), draws)
+    empirical = jax.jit(lambda keys: jax.lax.map(one, keys, batch_size=4096).mean(0))(keys)
+    closed = slate.epsilon_greedy_gamma(n_items, k, epsilon)
+    # each entry is a frequency of up to 0.7: its sd is at most 0.5 / √200,000 ≈ 0.0011
+    np.testing.assert_allclose(empirical, closed, atol=0.006)
+
+
+def slot_indicator(slate_items, n_items):
+    return jnp.arange(slate_items.shape[0]) * n_items + slate_items
+
+
+def test_relabelled_pseudo_inverse_weights_equal_those_of_the_relabelled_gamma():
+    """Γ_μ(x) = P Γ₀ Pᵀ for the greedy slate of x: the weights from Γ₀⁺ and σ equal the weights
+    from the pseudo-inverse of Γ_μ(x) itself."""
+    n_items, k, epsilon = 7, 2, 0.4
+    rng = np.random.default_rng(5)
+    greedy = jnp.asarray([[4, 1], [0, 6], [2, 3]])
+    relabel = slate.greedy_relabelling(greedy, n_items)
+    assert sorted(np.asarray(relabel[0]).tolist()) == list(range(n_items))
+    assert np.asarray(relabel)[0, 4] == 0 and np.asarray(relabel)[0, 1] == 1
+    gamma0 = slate.epsilon_greedy_gamma(n_items, k, epsilon)
+    theta = jnp.asarray(rng.dirichlet(np.ones(n_items), (3, k)), jnp.float32)
+    slates = jnp.asarray([[4, 5], [3, 6], [2, 0]])
+    got = slate.relabelled_pseudo_inverse_weights(
+        slates, jnp.asarray(np.linalg.pinv(gamma0), jnp.float32), theta, relabel)
+    for i in range(3):
+        sigma = np.asarray(relabel[i])
+        index = np.concatenate([j * n_items + sigma for j in range(k)])  # original -> Γ₀ index
+        gamma_x = gamma0[np.ix_(index, index)]
+        direct = slate.pseudo_inverse_weights(slates[i : i + 1], jnp.asarray(gamma_x),
+                                              theta[i : i + 1])  # fmt: skip
+        np.testing.assert_allclose(got[i], direct[0], rtol=2e-4, atol=1e-5)

@@ -47,6 +47,9 @@ CACHE_HIT_EVENT = "/jax/compilation_cache/cache_hits"
 """Recorded when the persistent compilation cache supplied the executable."""
 
 
+RECORD_STREAM = 0x0FE  # folded into the agent's key of a step: the key of its `record`
+
+
 class SimParams(NamedTuple):
     """All traced knobs of one simulation."""
 
@@ -71,9 +74,10 @@ class Simulation:
     agent: Agent
     log_every: int
     windows_per_chunk: int
-    # What each step leaves besides the metrics (one simulation: (transition, params) -> a
-    # pytree), e.g. the interaction log or off-policy terms; the chunk returns it per step
-    record: Callable[[Transition, SimParams], PyTree] | None = None
+    # What each step leaves besides the metrics (one simulation: (key, transition, params) ->
+    # a pytree), e.g. the interaction log or off-policy terms; the chunk returns it per step.
+    # Its key is its own (folded from the agent's stream): it changes no other draw.
+    record: Callable[[jax.Array, Transition, SimParams], PyTree] | None = None
 
     def init(self, master: jax.Array, seed: jax.Array, params: SimParams) -> SimCarry:
         """Initial carry of the simulation with seed number `seed` (one simulation)."""
@@ -121,7 +125,10 @@ class Simulation:
         """Step t of one simulation, folded into the metric counters (`novelty_reference`:
         the population attraction [N] at the start of the window), and its `record`."""
         carry, tr = self.transition(carry, params, t)
-        record = None if self.record is None else self.record(tr, params)
+        record = None
+        if self.record is not None:
+            record_key = jax.random.fold_in(keylib.at_step(carry.keys.agent, t), RECORD_STREAM)
+            record = self.record(record_key, tr, params)
         last_of_window = (t + 1) % self.log_every == 0  # t is not batched: a real cond
         totals, window = tracking.accumulate(
             carry.totals, window, tr, self.log_every, novelty_reference,

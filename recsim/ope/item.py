@@ -40,9 +40,29 @@ def _taken(values: jax.Array, actions: jax.Array) -> jax.Array:
     return jnp.take_along_axis(values, actions[:, None], axis=1)[:, 0]
 
 
+def dm_terms(target: jax.Array, reward_model: jax.Array) -> jax.Array:
+    """ψ_i of the direct method [n]. target: π(a | x_i) [n, N]; reward_model: q̂(x_i, a)
+    [n, N]."""
+    return _direct(target, reward_model)
+
+
+def dr_terms(
+    actions: jax.Array,
+    rewards: jax.Array,
+    logging_propensity: jax.Array,
+    target: jax.Array,
+    reward_model: jax.Array,
+    tau: float | jax.Array = jnp.inf,
+) -> jax.Array:
+    """ψ_i of switch-DR [n] (τ = ∞: DR); arguments as `switch_dr`."""
+    weights = importance_weights(_taken(target, actions), logging_propensity)
+    correction = weights * (rewards - _taken(reward_model, actions))
+    return _direct(target, reward_model) + jnp.where(weights <= tau, correction, 0.0)
+
+
 def dm(target: jax.Array, reward_model: jax.Array) -> Estimate:
     """Direct method. target: π(a | x_i) [n, N]; reward_model: q̂(x_i, a) [n, N]."""
-    return from_terms(_direct(target, reward_model))
+    return from_terms(dm_terms(target, reward_model))
 
 
 def ips(
@@ -70,7 +90,7 @@ def dr(
     reward_model: jax.Array,
 ) -> Estimate:
     """Doubly robust (arguments as `ips`, and q̂(x_i, a) [n, N])."""
-    return switch_dr(actions, rewards, logging_propensity, target, reward_model, jnp.inf)
+    return from_terms(dr_terms(actions, rewards, logging_propensity, target, reward_model))
 
 
 def switch_dr(
@@ -82,7 +102,4 @@ def switch_dr(
     tau: float | jax.Array,
 ) -> Estimate:
     """Switch doubly robust: the DR correction only where w_i ≤ τ (arguments as `dr`)."""
-    weights = importance_weights(_taken(target, actions), logging_propensity)
-    correction = weights * (rewards - _taken(reward_model, actions))
-    kept = jnp.where(weights <= tau, correction, 0.0)
-    return from_terms(_direct(target, reward_model) + kept)
+    return from_terms(dr_terms(actions, rewards, logging_propensity, target, reward_model, tau))
