@@ -90,8 +90,10 @@ def build_targets(config: OpeConfig, spec) -> tuple[simulated.Target, ...]:
         strategy_config.validate(f"targets.{label}", spec.slate_size)
         exploration, params = entry.make(strategy_config, spec)
         if exploration.propensity is None:
-            raise ConfigError(f"targets.{label}.name={name}: states no propensity (its "
-                              "randomness is the model's posterior draw); choose another")  # fmt: skip
+            raise ConfigError(
+                f"targets.{label}.name={name}: states no propensity (its randomness is the "
+                "model's posterior draw); choose another"
+            )
         built.append(simulated.Target(label, exploration, params))
     return tuple(built)
 
@@ -133,8 +135,10 @@ def build_study(cfg: DictConfig) -> Study:
 
     def record(key, transition, params):
         logger = simulated.Target("logger", agent.exploration, params.agent.exploration)
-        return simulated.round_terms(key, transition, env, params.env, logger, targets,
-                                     pseudo_inverse, config.switch_tau, config.truth_draws)  # fmt: skip
+        return simulated.round_terms(
+            key, transition, env, params.env, logger, targets, pseudo_inverse,
+            config.switch_tau, config.truth_draws,
+        )  # fmt: skip
 
     n_windows = config.steps // config.log_every
     simulation = loop.Simulation(env, agent, config.log_every,

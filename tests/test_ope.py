@@ -315,7 +315,8 @@ def test_relabelled_pseudo_inverse_weights_equal_those_of_the_relabelled_gamma()
     theta = jnp.asarray(rng.dirichlet(np.ones(n_items), (3, k)), jnp.float32)
     slates = jnp.asarray([[4, 5], [3, 6], [2, 0]])
     got = slate.relabelled_pseudo_inverse_weights(
-        slates, jnp.asarray(np.linalg.pinv(gamma0), jnp.float32), theta, relabel)
+        slates, jnp.asarray(np.linalg.pinv(gamma0), jnp.float32), theta, relabel
+    )
     for i in range(3):
         sigma = np.asarray(relabel[i])
         index = np.concatenate([j * n_items + sigma for j in range(k)])  # original -> Γ₀ index

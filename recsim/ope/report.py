@@ -116,8 +116,8 @@ def errors(frame: pd.DataFrame) -> pd.DataFrame:
     """Per target × estimator × log size, over seeds: truth, estimate, bias, bias_se, rmse,
     coverage, stderr (the mean reported se), unsupported (π's per-slot mass where μ = 0),
     seeds."""
-    frame = frame.assign(error=frame["estimate"] - frame["truth"],
-                         covered=(frame["low"] <= frame["truth"]) & (frame["truth"] <= frame["high"]))  # fmt: skip
+    covered = (frame["low"] <= frame["truth"]) & (frame["truth"] <= frame["high"])
+    frame = frame.assign(error=frame["estimate"] - frame["truth"], covered=covered)
     grouped = frame.groupby(["target", "estimator", "step", "rounds"], sort=False)
     table = grouped.agg(
         truth=("truth", "mean"),

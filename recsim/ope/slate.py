@@ -50,9 +50,7 @@ def slate_ips(
     clicks: jax.Array, logging_slate_probability: jax.Array, target_slate_probability: jax.Array
 ) -> Estimate:
     """Standard slate IPS (arguments as `slate_ips_terms`)."""
-    return from_terms(
-        slate_ips_terms(clicks, logging_slate_probability, target_slate_probability)
-    )
+    return from_terms(slate_ips_terms(clicks, logging_slate_probability, target_slate_probability))
 
 
 def iips(clicks: jax.Array, logging_marginal: jax.Array, target_marginal: jax.Array) -> Estimate:

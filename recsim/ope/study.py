@@ -20,8 +20,16 @@ from recsim.figures.ope import ope as ope_figure
 from recsim.ope import report
 from recsim.runs import results
 
-TABLE_COLUMNS = ["truth", "estimate", "bias", "bias_se", "rmse", "coverage", "stderr",
-                 "unsupported"]
+TABLE_COLUMNS = [
+    "truth",
+    "estimate",
+    "bias",
+    "bias_se",
+    "rmse",
+    "coverage",
+    "stderr",
+    "unsupported",
+]
 
 
 def run_study(study, run_dir: Path, progress: bool | None = None) -> dict[str, Any]:
