@@ -19,10 +19,18 @@ from agents import exploration as explorations
 from experiments import grid as gridlib
 from recsim.core import loop
 from recsim.core.validation import ConfigError, check_int
+from recsim.runs import interactions
 
 if TYPE_CHECKING:  # imported where used: it brings pandas, scipy and matplotlib, which a
     # usage error of `experiments.run` (reported before anything runs) does not need
     from recsim.runs.experiment import Experiment
+
+
+@dataclasses.dataclass
+class LogConfig:
+    """`log.*`: what a run writes besides its metrics."""
+
+    interactions: bool = False  # every visit, with propensities: RUN_DIR/interactions/*.parquet
 
 
 @dataclasses.dataclass
@@ -43,6 +51,7 @@ class RunConfig:
     agent: Any = MISSING
     exploration: Any = MISSING  # used by learning agents; baselines ignore it
     grid: gridlib.GridConfig = dataclasses.field(default_factory=gridlib.GridConfig)
+    log: LogConfig = dataclasses.field(default_factory=LogConfig)
 
 
 NOT_HASHED = ("progress", "compilation_cache", "overwrite", "baseline", "checkpoint_every",
@@ -165,6 +174,7 @@ def build_experiment(cfg: DictConfig) -> "Experiment":
         agent=agent,
         log_every=config.log_every,
         windows_per_chunk=loop.windows_per_chunk(n_windows),
+        record=interactions.record if config.log.interactions else None,
     )
     n_chunks = n_windows // simulation.windows_per_chunk
     steps_per_chunk = simulation.windows_per_chunk * config.log_every

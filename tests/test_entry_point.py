@@ -112,7 +112,7 @@ def test_same_command_twice_gives_identical_metrics(default_runs, tmp_path):
             "+foo=1",
             "foo: unknown key (not in RunConfig); the keys are seed, seeds, steps, "
             "log_every, progress, compilation_cache, overwrite, baseline, checkpoint_every, "
-            "resume, env, agent, exploration, grid",
+            "resume, env, agent, exploration, grid, log",
         ),
     ],
 )

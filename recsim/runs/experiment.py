@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from recsim import figures
 from recsim.core import loop
 from recsim.core.metric_table import METRIC_NAMES, MODEL_METRICS
-from recsim.runs import checkpoint, device_memory, interrupt, results, sweep
+from recsim.runs import checkpoint, device_memory, interactions, interrupt, results, sweep
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,8 +103,12 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
             check_memory=check_memory,
         )
         resume = _resume(run_dir, compiled, config_hash)
+        log = _interaction_writer(experiment, run_dir, fresh=resume is None)
         outcome = compiled.execute(
-            bar, resume, _checkpointer(run_dir, compiled, config_hash, experiment.checkpoint_every)
+            bar,
+            resume,
+            _checkpointer(run_dir, compiled, config_hash, experiment.checkpoint_every),
+            log,
         )
     except jax.errors.JaxRuntimeError as error:
         need = needs[-1] if needs else None
@@ -167,6 +171,23 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
     results.mark_completed(run_dir)
     checkpoint.remove(run_dir)
     return RunOutput(info, frame)
+
+
+def _interaction_writer(
+    experiment: Experiment, run_dir: Path, fresh: bool
+) -> interactions.Writer | None:
+    """The interaction log's writer when the run keeps one (`log.interactions`); a run from
+    its first step clears an earlier run's parts (a resumed run keeps those of its chunks)."""
+    if experiment.simulation.record is not interactions.record:
+        return None
+    per_simulation = {
+        axis: np.repeat([point[axis] for point in experiment.grid], len(experiment.seeds))
+        for axis in experiment.grid[0]
+    }
+    writer = interactions.Writer(run_dir, experiment.simulation_seeds(), per_simulation)
+    if fresh:
+        writer.clear()
+    return writer
 
 
 class CheckpointMismatchError(RuntimeError):
