@@ -183,6 +183,7 @@ class NeuralAgent(ScoringAgent):
             mean=jnp.mean(probs, axis=0),
             std=jnp.std(probs, axis=0),
             sample=probs[member, jnp.arange(users)],
+            members=probs,  # Thompson's propensity: the draw is uniform among these
         )
         return self.choose(explore_key, scores, obs, params)
 

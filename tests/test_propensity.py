@@ -6,7 +6,8 @@ draws (|p̂ − p| < 4.5 binomial se per slate, 20 slates × 3 users), and the c
 marginals match the empirical marginals likewise. Power: at 40,000 draws the se of a
 probability near 0.1 is 0.0015, so a tolerance of 4.5 se ≈ 0.007 fails a 10% error in ε
 (ε = 0.3 → kept-slot probability off by 0.03) or in the temperature (Boltzmann probabilities
-off by ≥ 0.01 here)."""
+off by ≥ 0.01 here). Thompson's randomness is the agent's draw of an ensemble member: its
+closed forms are checked by hand and against 100,000 draws of the member."""
 
 import itertools
 
@@ -16,7 +17,8 @@ import numpy as np
 import pytest
 
 from agents import exploration as explorations
-from agents.exploration.base import Scores, estimate_marginals
+from agents.exploration import thompson
+from agents.exploration.base import Scores, at_slots, estimate_marginals
 
 USERS, N_ITEMS, K, DRAWS = 3, 5, 2, 40_000
 STEP = jnp.int32(7)
@@ -80,12 +82,12 @@ def close(observed, expected, draws=DRAWS):
     return np.abs(observed - expected) < 4.5 * se + 1e-6
 
 
-def test_every_strategy_but_thompson_states_its_propensity():
-    """Thompson's randomness is the model's posterior draw, not the strategy's own key."""
+def test_every_strategy_states_its_propensity():
+    """Thompson's too: exact from the ensemble's members (tests below), NaN without them."""
     for name in explorations.REGISTRY:
         exploration, _ = explorations.REGISTRY[name].make(
             explorations.REGISTRY[name].config_class(), Spec())  # fmt: skip
-        assert (exploration.propensity is None) == (name == "thompson"), name
+        assert exploration.propensity is not None, name
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
@@ -144,6 +146,99 @@ def test_monte_carlo_marginals_of_boltzmann():
     assert close(estimated, implied_marginals(expected)).all()
 
 
+# ---------------------------------------------------------------- Thompson over an ensemble
+
+E, T_ITEMS, T_K, T_DRAWS = 5, 6, 3, 100_000
+
+
+def ensemble_scores(orders, ties=False) -> Scores:
+    """Scores whose member m ranks the items in `orders[u][m]` (best first) for user u: score
+    1 − 0.1·rank, plus noise below the rank gaps; `ties`: member 4 scores its first two items
+    exactly alike."""
+    rng = np.random.default_rng(1)
+    ranks = np.argsort(np.asarray(orders), axis=-1)  # [U, E, N]: the rank of each item
+    members = 1.0 - 0.1 * ranks + rng.uniform(0.0, 0.01, ranks.shape)
+    if ties:
+        for u, user_orders in enumerate(orders):
+            first, second = user_orders[4][:2]
+            members[u, 4, second] = members[u, 4, first]
+    members = jnp.asarray(members.transpose(1, 0, 2), jnp.float32)  # [E, U, N]
+    mean = jnp.mean(members, axis=0)
+    return Scores(mean, jnp.std(members, axis=0), members[0], members)
+
+
+# member 0's top-3 is 0, 1, 2; member 1 shares its first two items, member 2 its whole slate
+# (ranking the rest otherwise); member 3 starts elsewhere; member 4 ties its first two items
+ORDERS = [[0, 1, 2, 3, 4, 5], [0, 1, 3, 2, 4, 5], [0, 1, 2, 5, 4, 3], [4, 0, 1, 2, 3, 5],
+          [5, 3, 0, 1, 2, 4]]  # fmt: skip
+
+
+def test_thompson_chain_and_marginals_by_hand():
+    """P(0 first) = 3/5, then 1 surely, then 2 with 2/3 and 3 with 1/3; member 4's tie at the
+    top goes to the lower id, 3 before 5, as `select` breaks it."""
+    scores = ensemble_scores([ORDERS], ties=True)
+    slates = jnp.asarray([[0, 1, 2], [0, 1, 3], [4, 0, 1], [3, 5, 0], [0, 2, 1], [1, 0, 2]])
+    chain = jnp.concatenate([
+        thompson.chain(slate[None], scores, None, T_K, None, None) for slate in slates
+    ])  # fmt: skip
+    expected = [[3 / 5, 1, 2 / 3], [3 / 5, 1, 1 / 3], [1 / 5, 1, 1], [1 / 5, 1, 1],
+                [3 / 5, 0, 0], [0, 0, 0]]  # fmt: skip
+    np.testing.assert_allclose(chain, expected, rtol=1e-6)
+    sample = scores.replace(sample=scores.members[4])
+    np.testing.assert_array_equal(thompson.select(None, sample, None, T_K, None, None)[0],
+                                  [[3, 5, 0]])  # fmt: skip
+    marginals = np.asarray(thompson.marginals(scores, None, T_K, None, None))[0]
+    np.testing.assert_allclose(marginals[0], [3 / 5, 0, 0, 1 / 5, 1 / 5, 0], rtol=1e-6)
+    np.testing.assert_allclose(marginals[1], [1 / 5, 3 / 5, 0, 0, 0, 1 / 5], rtol=1e-6)
+    np.testing.assert_allclose(marginals[2], [1 / 5, 1 / 5, 2 / 5, 1 / 5, 0, 0], rtol=1e-6)
+
+
+def thompson_users():
+    """Three users: ORDERS relabelled by a random permutation of the items each, with ties."""
+    rng = np.random.default_rng(2)
+    relabel = [rng.permutation(T_ITEMS) for _ in range(3)]
+    return ensemble_scores([[list(p[order]) for order in ORDERS] for p in relabel], ties=True)
+
+
+def test_thompson_chain_is_a_distribution_over_every_ordered_slate():
+    scores = thompson_users()
+    every = np.array(list(itertools.permutations(range(T_ITEMS), T_K)))  # [120, k]
+    chain = jax.vmap(lambda slate: thompson.chain(
+        jnp.broadcast_to(slate, (3, T_K)), scores, None, T_K, None, None))(every)  # fmt: skip
+    probabilities = np.prod(np.asarray(chain, np.float64), axis=-1)  # [slates, U]
+    np.testing.assert_allclose(probabilities.sum(axis=0), 1.0, atol=1e-6)
+    assert set(np.round(5 * probabilities.ravel(), 6)) <= {0, 1, 2}  # counts of 5 members
+
+
+def test_thompson_closed_forms_match_many_draws_of_the_member():
+    """The agent's draw (one member per user, uniform) then `select`, 100,000 times: the
+    frequency of every prefix of every member's slate (and of slates no member has) and the
+    marginals against the closed forms, within 4.5 binomial se."""
+    scores = thompson_users()
+    users = scores.mean.shape[0]
+
+    def draw(key):
+        member = jax.random.randint(key, (users,), 0, E)
+        sample = scores.members[member, jnp.arange(users)]
+        return thompson.select(None, scores.replace(sample=sample), None, T_K, None, None)[0]
+
+    keys = jax.random.split(jax.random.key(3), T_DRAWS)
+    drawn = np.asarray(jax.jit(jax.vmap(draw))(keys))  # [D, U, k]
+    candidates = np.concatenate([
+        np.asarray(thompson.member_slates(scores.members, T_K)),  # [E, U, k]
+        np.broadcast_to([[5, 4, 3], [2, 3, 1]], (users, 2, T_K)).transpose(1, 0, 2),
+    ])  # fmt: skip
+    closed_chain = jax.jit(thompson.chain, static_argnums=3)
+    for slate in candidates:  # [U, k]
+        expected = np.cumprod(np.asarray(closed_chain(slate, scores, None, T_K, None, None),
+                                         np.float64), axis=1)  # fmt: skip
+        matches = np.cumprod(drawn == slate[None], axis=2).mean(axis=0)  # [U, k]
+        assert close(matches, expected, T_DRAWS).all(), np.abs(matches - expected).max()
+    closed = jax.jit(thompson.marginals, static_argnums=2)(scores, None, T_K, None, None)
+    frequencies = np.eye(T_ITEMS)[drawn].mean(axis=0)
+    assert close(frequencies, np.asarray(closed, np.float64), T_DRAWS).all()
+
+
 # ---------------------------------------------------------------- in the loop
 
 
@@ -178,6 +273,34 @@ def test_an_epsilon_greedy_learner_reports_each_slots_probability_in_the_loop():
     np.testing.assert_allclose(propensity, expected, rtol=1e-5)
 
 
-def test_a_thompson_learner_states_no_propensity():
-    _, transitions = rollout_info("neural", "thompson", steps=2)
-    assert transitions.info.propensity is None
+def test_a_neural_thompson_learner_reports_its_ensembles_propensity_in_the_loop():
+    """The reported chain and slot marginals are the closed forms on the agent's own scores,
+    and the shown slate is one member's top-k: every prefix probability a positive multiple of
+    1/E (so the draw, `select` and the closed form break ties alike)."""
+    spec, transitions = rollout_info("neural", "thompson")
+    info, slates = transitions.info, transitions.slates
+    members = info.policy_scores.members  # [T, E, U, N]
+    assert members.shape[:2] == (6, 5) and members.shape[3] == spec.n_items
+
+    def closed(slates, scores):
+        inputs = (scores, None, spec.slate_size, None, None)
+        marginals = thompson.marginals(*inputs)
+        return thompson.chain(slates, *inputs), at_slots(marginals, slates)
+
+    chain, slot = jax.vmap(closed)(slates, info.policy_scores)
+    propensity = np.asarray(info.propensity)
+    assert np.isfinite(propensity).all() and (propensity < 1).any()
+    np.testing.assert_allclose(propensity, chain, rtol=1e-6)
+    np.testing.assert_allclose(info.slot_propensity, slot, rtol=1e-6)
+    prefix = 5 * np.cumprod(propensity, axis=-1)  # E · P(s_1..s_j): a member count
+    np.testing.assert_allclose(prefix, np.round(prefix), atol=1e-4)
+    assert (np.round(prefix) >= 1).all()
+
+
+def test_a_lints_learner_reports_nan_propensities():
+    """A Gaussian posterior draw: no members, so no closed form (NaN of the right shape)."""
+    spec, transitions = rollout_info("lints", "thompson", steps=2)
+    shape = (2, spec.users_per_step, spec.slate_size)
+    assert transitions.info.policy_scores.members is None
+    for reported in (transitions.info.propensity, transitions.info.slot_propensity):
+        assert reported.shape == shape and np.isnan(reported).all()

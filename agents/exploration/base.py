@@ -38,11 +38,17 @@ from flax import struct
 
 @struct.dataclass
 class Scores:
-    """What a model knows about every item for each arriving user."""
+    """What a model knows about every item for each arriving user.
+
+    `members` [E, U, N] is every ensemble member's scores (`sample` is one of them, drawn
+    uniformly per user), so that a strategy whose randomness is that draw (Thompson) can
+    state its propensity; None where the model has no finite ensemble (a Gaussian posterior).
+    Whether it is None is static: the pytree structure tells."""
 
     mean: jax.Array  # [U, N] predicted click probability (or score) — the greedy criterion
     std: jax.Array  # [U, N] epistemic uncertainty of `mean`
     sample: jax.Array  # [U, N] one draw from the model's posterior (an ensemble member)
+    members: jax.Array | None = None  # [E, U, N] every member's scores (None: no ensemble)
 
 
 class Select(Protocol):
@@ -77,7 +83,8 @@ class Marginals(Protocol):
 @dataclasses.dataclass(frozen=True)
 class Propensity:
     """How likely the strategy is to show a slate, given the model's scores (the randomness
-    of the strategy only: `key`). `marginals` None: no closed form (`estimate_marginals`)."""
+    of the strategy only: its `key`; Thompson's: the agent's uniform draw of `sample` among
+    `Scores.members`). `marginals` None: no closed form (`estimate_marginals`)."""
 
     chain: Chain
     marginals: Marginals | None
@@ -86,8 +93,8 @@ class Propensity:
 @dataclasses.dataclass(frozen=True)
 class Exploration:
     """A named strategy: its `select` function; its knobs travel separately as params.
-    `propensity` None: the strategy's randomness is not its own (Thompson draws from the
-    model's posterior), so no closed form exists here."""
+    `propensity` None: the strategy states none (every registered strategy states one;
+    Thompson's is exact when the scores carry the ensemble `Scores.members`, NaN when not)."""
 
     name: str
     select: Select
