@@ -13,6 +13,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from agents import exploration as explorations
+from agents.neural import NeuralAgent
 from experiments.config import build_point, check_known_keys, register_configs
 from recsim.core import loop
 from recsim.core.validation import ConfigError, check_int, check_real
@@ -122,12 +123,15 @@ def build_study(cfg: DictConfig) -> Study:
         raise ConfigError(f"agent={config.agent.name}: the logging policy must be a learning "
                           "agent with an exploration strategy (neural, linucb, lints); a uniform "
                           "logger is exploration=random")  # fmt: skip
-    if agent.exploration.propensity is None:
-        raise ConfigError(f"exploration={config.exploration.name}: the logging strategy states "
-                          "no propensity; log with epsilon_greedy, boltzmann, random, greedy or "
-                          "ucb")  # fmt: skip
     spec = env.spec
     targets = build_targets(config, spec)
+    thompson = [f"exploration={config.exploration.name}"] * (config.exploration.name == "thompson")
+    thompson += [f"targets.{t.name}" for t in targets if t.exploration is not None
+                 and t.exploration.name == "thompson"]  # fmt: skip
+    if thompson and not isinstance(agent, NeuralAgent):  # the agent with members
+        raise ConfigError(f"{thompson[0]}: thompson's propensity is exact only over an "
+                          f"ensemble's members, and agent={config.agent.name} has none; use "
+                          "agent=neural")  # fmt: skip
     knobs = OmegaConf.to_container(cfg.exploration, resolve=True)
     pseudo_inverse = simulated.logger_pseudo_inverse(
         config.exploration.name, spec.n_items, spec.slate_size, knobs

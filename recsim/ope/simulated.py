@@ -87,6 +87,17 @@ def _nan(shape) -> jax.Array:
     return jnp.full(shape, jnp.nan, jnp.float32)
 
 
+def redrawn(key: jax.Array, scores: Scores) -> Scores:
+    """`scores` with its posterior sample drawn afresh: each user's sample another ensemble
+    member, uniformly (Thompson's randomness is the agent's draw, made before the strategy
+    sees the scores; a target's value must average over it). Unchanged without members."""
+    if scores.members is None:
+        return scores
+    members, users = scores.members.shape[:2]
+    chosen = jax.random.randint(key, (users,), 0, members)
+    return scores.replace(sample=scores.members[chosen, jnp.arange(users)])
+
+
 def _target_value(key, target: Target, tr: Transition, scores, env, env_params, draws: int):
     """(V_i(π) [U], its Monte-Carlo variance [U]): the expected clicks of π's slate."""
     if target.exploration is None:
@@ -94,9 +105,11 @@ def _target_value(key, target: Target, tr: Transition, scores, env, env_params, 
     k = tr.slates.shape[1]
 
     def one(key):
+        draw_key, select_key = jax.random.split(key)
         slates, _ = target.exploration.select(
-            key, scores, tr.obs.item_features, k, target.params, tr.obs.step
-        )
+            select_key, redrawn(draw_key, scores), tr.obs.item_features, k, target.params,
+            tr.obs.step,
+        )  # fmt: skip
         return jnp.sum(env.expected_clicks(tr.truth, slates, env_params), axis=1)
 
     values = jax.vmap(one)(jax.random.split(key, draws))  # [D, U]
