@@ -10,6 +10,12 @@ interval. Pure JAX: the functions jit and vmap (e.g. over replications).
 - `recsim.ope.slate`: a slate of k ranked items per round, reward = total clicks: slate IPS,
   independent IPS (IIPS), reward-interaction IPS (RIPS), pseudo-inverse (PI).
 - `recsim.ope.reward_model`: a logistic reward model q̂(x, a) fitted on the log, for DM and DR.
+- `recsim.ope.simulated`: per-round terms of every estimator for target policies inside the
+  simulator's loop, beside each target's exact value; `recsim.ope.report` turns them into
+  estimates at growing log sizes and errors over seeds; `recsim.ope.study` runs and writes a
+  study (`python -m experiments.ope`).
+- `recsim.ope.obd`: the Open Bandit Dataset: loader, Bernoulli-TS target, reward model, and
+  OBD's own check (`python -m experiments.ope data=obd data.path=DIR`).
 
 The README ("Off-policy evaluation") gives every equation and the click model under which
 each estimator is unbiased.
