@@ -65,9 +65,10 @@ class ScoringAgent:
         if strategy is not None:
             inputs = (scores, obs.item_features, self.spec.slate_size, params.exploration,
                       obs.step)  # fmt: skip
-            propensity = strategy.chain(slates, *inputs)
-            if strategy.marginals is not None:
-                slot_propensity = at_slots(strategy.marginals(*inputs), slates)
+            propensity = strategy.chain(slates, *inputs)  # None: not for these scores
+            marginals = None if strategy.marginals is None else strategy.marginals(*inputs)
+            if marginals is not None:
+                slot_propensity = at_slots(marginals, slates)
         info = ActInfo(shown, scores.std, explored, propensity, slot_propensity, scores)
         return slates, info
 

@@ -35,6 +35,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from recsim.ope.slate import at_slots  # noqa: F401  (P(s_j at j | x), for the agents)
+
 
 @struct.dataclass
 class Scores:
@@ -69,15 +71,17 @@ class Select(Protocol):
 class Chain(Protocol):
     """P(s_j | s_1..s_{j−1}, x) [U, k] of given slates [U, k] under the strategy (arguments as
     `Select`, the slates first): their product over j ≤ m is the probability that the slate
-    starts with s_1..s_m, over all k the probability of the whole slate."""
+    starts with s_1..s_m, over all k the probability of the whole slate. None: these scores
+    allow no closed form (Thompson without ensemble members)."""
 
-    def __call__(self, slates, scores, item_features, k, params, step) -> jax.Array: ...
+    def __call__(self, slates, scores, item_features, k, params, step) -> jax.Array | None: ...
 
 
 class Marginals(Protocol):
-    """P(item a at position j | x) [U, k, N] under the strategy (arguments as `Select`)."""
+    """P(item a at position j | x) [U, k, N] under the strategy (arguments as `Select`); None
+    as for `Chain`."""
 
-    def __call__(self, scores, item_features, k, params, step) -> jax.Array: ...
+    def __call__(self, scores, item_features, k, params, step) -> jax.Array | None: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,11 +132,6 @@ def estimate_marginals(
         return jax.nn.one_hot(select(key, scores, item_features, k, params, step)[0], n_items)
 
     return jnp.mean(jax.lax.map(one, jax.random.split(key, draws)), axis=0)
-
-
-def at_slots(marginals: jax.Array, slates: jax.Array) -> jax.Array:
-    """P(s_j at j | x) [U, k]: the marginals [U, k, N] of the items of `slates` [U, k]."""
-    return jnp.take_along_axis(marginals, slates[..., None], axis=2)[..., 0]
 
 
 def earlier(slates: jax.Array, n_items: int) -> jax.Array:

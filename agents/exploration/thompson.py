@@ -12,7 +12,7 @@ t_m with probability 1/E for each m, so with c_j = #{m : t_m starts with s_1..s_
 Exact given the members' scores: for the neural ensemble, and for MC dropout given the M
 dropout predictions of that step (the masks are part of the scores, as its mean and std are).
 Without members (`lints`: one draw of a Gaussian posterior, whose top-k distribution has no
-closed form) both read NaN.
+closed form) both return None, and the agent reports no propensity.
 """
 
 import dataclasses
@@ -43,9 +43,9 @@ def member_slates(members: jax.Array, k: int) -> jax.Array:
 
 
 def chain(slates, scores, item_features, k, params, step):
-    """P(s_j | s_<j) = c_j / c_{j−1} (module docstring); NaN without members."""
+    """P(s_j | s_<j) = c_j / c_{j−1} (module docstring); None without members."""
     if scores.members is None:
-        return jnp.full(slates.shape, jnp.nan, jnp.float32)
+        return None
     agrees = member_slates(scores.members, k) == slates[None]  # [E, U, k]
     counts = jnp.sum(jnp.cumprod(agrees, axis=2), axis=0)  # c_j [U, k]
     before = jnp.concatenate(
@@ -56,10 +56,10 @@ def chain(slates, scores, item_features, k, params, step):
 
 
 def marginals(scores, item_features, k, params, step):
-    """P(a at j) = #{m : t_{m,j} = a} / E [U, k, N]; NaN without members."""
-    users, n_items = scores.mean.shape
+    """P(a at j) = #{m : t_{m,j} = a} / E [U, k, N]; None without members."""
     if scores.members is None:
-        return jnp.full((users, k, n_items), jnp.nan, jnp.float32)
+        return None
+    n_items = scores.mean.shape[1]
     return jnp.mean(jax.nn.one_hot(member_slates(scores.members, k), n_items), axis=0)
 
 

@@ -40,8 +40,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agents.exploration import Exploration, Scores
-from agents.exploration.base import at_slots, top_k
 from recsim.core.types import Transition
 from recsim.ope import item, slate
 
@@ -56,7 +54,7 @@ class Target:
     """A target policy: a strategy with its params, or the oracle (`exploration` None)."""
 
     name: str
-    exploration: Exploration | None
+    exploration: Any  # an `agents.exploration.Exploration` with a propensity; None: the oracle
     params: Any = None
 
 
@@ -87,7 +85,7 @@ def _nan(shape) -> jax.Array:
     return jnp.full(shape, jnp.nan, jnp.float32)
 
 
-def redrawn(key: jax.Array, scores: Scores) -> Scores:
+def redrawn(key: jax.Array, scores: Any) -> Any:
     """`scores` with its posterior sample drawn afresh: each user's sample another ensemble
     member, uniformly (Thompson's randomness is the agent's draw, made before the strategy
     sees the scores; a target's value must average over it). Unchanged without members."""
@@ -127,7 +125,8 @@ def _target_probabilities(target: Target, tr: Transition, scores):
     propensity = target.exploration.propensity
     inputs = (scores, tr.obs.item_features, slates.shape[1], target.params, tr.obs.step)
     marginals = None if propensity.marginals is None else propensity.marginals(*inputs)
-    return propensity.chain(slates, *inputs), marginals
+    chain = propensity.chain(slates, *inputs)  # None: no closed form for these scores
+    return (_nan(slates.shape) if chain is None else chain), marginals
 
 
 def round_terms(
@@ -146,7 +145,7 @@ def round_terms(
     users, k = slates.shape
     n_items = tr.truth.attraction.shape[1]
     clicks = tr.feedback.clicks.astype(jnp.float32)
-    scores: Scores = info.policy_scores
+    scores = info.policy_scores  # `agents.exploration.Scores`
     mu_prefix = _nan((users, k)) if info.propensity is None else jnp.cumprod(info.propensity, 1)
     mu_slot = _nan((users, k)) if info.slot_propensity is None else info.slot_propensity
     q_hat = jnp.clip(info.scores, 0.0, 1.0)  # [U, N]
@@ -154,7 +153,7 @@ def round_terms(
     if pseudo_inverse is not None:
         relabel = jnp.broadcast_to(jnp.arange(n_items), (users, n_items))
         if pseudo_inverse.relabel_by_greedy:
-            relabel = slate.greedy_relabelling(top_k(scores.mean, k), n_items)
+            relabel = slate.greedy_relabelling(jax.lax.top_k(scores.mean, k)[1], n_items)
     per_slot_dr = jax.vmap(item.dr_terms, in_axes=(1, 1, 1, 1, None, None))  # -> [k, U]
 
     _, logger_marginals = _target_probabilities(logger, tr, scores)
@@ -170,8 +169,8 @@ def round_terms(
             weights = _nan((users, k))
             terms.update({name: _nan((users,)) for name in ("dm", "iips", "dr", "switch_dr")})
         else:
-            weights = at_slots(marginals, slates) / mu_slot  # w_ij [U, k]
-            terms["iips"] = slate.iips_terms(clicks, mu_slot, at_slots(marginals, slates))
+            weights = slate.at_slots(marginals, slates) / mu_slot  # w_ij [U, k]
+            terms["iips"] = slate.iips_terms(clicks, mu_slot, slate.at_slots(marginals, slates))
             terms["dm"] = jnp.einsum("ukn,un->u", marginals, q_hat)
             dr_args = (slates, clicks, mu_slot, marginals, q_hat)
             terms["dr"] = jnp.sum(per_slot_dr(*dr_args, jnp.inf), axis=0)

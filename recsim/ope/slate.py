@@ -63,6 +63,12 @@ def rips(clicks: jax.Array, logging_prefix: jax.Array, target_prefix: jax.Array)
     return from_terms(rips_terms(clicks, logging_prefix, target_prefix))
 
 
+def at_slots(marginals: jax.Array, slates: jax.Array) -> jax.Array:
+    """P(s_ij at j | x_i) [n, k]: the marginals [n, k, N] of the logged items at their
+    positions."""
+    return jnp.take_along_axis(marginals, slates[..., None], axis=2)[..., 0]
+
+
 def slot_indicator_index(slates: jax.Array, n_items: int) -> jax.Array:
     """Positions of the ones of 1_{s_i} in {0,1}^{kN}: j·N + s_ij [n, k]."""
     k = slates.shape[1]
