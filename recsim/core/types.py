@@ -68,7 +68,7 @@ class ActInfo:
     explored: jax.Array  # [U, k] bool: slots chosen by exploration rather than greedily
     # [U, k] float32: P(s_j | s_1..s_{j−1}, x) of the shown slate under the agent's policy (its
     # products: prefix and slate propensities, for off-policy evaluation); None when the agent
-    # cannot state it (popularity's random tie-breaks; NaN: Thompson without an ensemble)
+    # cannot state it (popularity's random tie-breaks; Thompson without an ensemble)
     propensity: jax.Array | None = None
     # [U, k] float32: P(item s_j at position j | x), the per-slot marginal propensity; None
     # where no closed form exists (Boltzmann beyond position 1: `estimate_marginals`)
