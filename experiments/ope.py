@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 
 from experiments.config import enable_compilation_cache
 from experiments.ope_config import build_study, register
+from experiments.usage import preflight
 from recsim.core.validation import ConfigError
 
 register()
@@ -64,4 +65,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    preflight(sys.argv[1:], "ope")
     main()

@@ -80,7 +80,7 @@ def _read_only(path: Path) -> bool:
         return True
 
 
-def preflight(argv: list[str]) -> None:
+def preflight(argv: list[str], config_name: str = "config") -> None:
     """Checks that the output directory can be written and composes the command's overrides
     (for a sweep, those that are not swept, as Hydra composes the sweep's own config); on a
     usage error prints one line and exits 2. Each job of a sweep is checked by the sweep
@@ -103,7 +103,7 @@ def preflight(argv: list[str]) -> None:
             swept = [override.is_sweep_override() for override in parsed]
             overrides = [arg for arg, sweep in zip(overrides, swept, strict=True) if not sweep]
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            compose(config_name="config", overrides=overrides)
+            compose(config_name=config_name, overrides=overrides)
     except (HydraException, OmegaConfBaseException, OverrideParseException) as error:
         print(f"error: {describe(error)}", file=sys.stderr)
         sys.exit(2)

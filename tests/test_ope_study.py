@@ -94,6 +94,8 @@ def test_the_entry_point_writes_its_files_and_table(tmp_path):
                                    "oracle, greedy, random, epsilon_greedy"),
         ("agent=oracle", "error: agent=oracle: the logging policy must be a learning agent"),
         ("seeds=1", "error: seeds=1 is out of range: allowed >= 2"),
+        ("seedz=3", "error: seedz: unknown key (not in OpeConfig)"),
+        ("exploration=nope", "error: exploration=nope: no such option; choose one of"),
     ],
 )  # fmt: skip
 def test_a_bad_study_is_one_line_exit_2(tmp_path, override, message):
