@@ -26,9 +26,9 @@ from typing import Any, ClassVar
 import jax
 
 from agents.exploration import Exploration, NoParams, Scores
-from agents.exploration.base import at_slots
 from agents.exploration.greedy import GREEDY
 from recsim.core.types import ActInfo, EnvSpec, Observation
+from recsim.ope.slate import at_slots
 
 NO_EXPLORATION = (GREEDY, NoParams())
 """(strategy, params) an exploring agent's factory starts it with."""

@@ -18,7 +18,8 @@ import pytest
 
 from agents import exploration as explorations
 from agents.exploration import thompson
-from agents.exploration.base import Scores, at_slots, estimate_marginals
+from agents.exploration.base import Scores, estimate_marginals
+from recsim.ope.slate import at_slots
 
 USERS, N_ITEMS, K, DRAWS = 3, 5, 2, 40_000
 STEP = jnp.int32(7)

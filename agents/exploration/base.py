@@ -35,8 +35,6 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from recsim.ope.slate import at_slots  # noqa: F401  (P(s_j at j | x), for the agents)
-
 
 @struct.dataclass
 class Scores:
@@ -98,7 +96,7 @@ class Propensity:
 class Exploration:
     """A named strategy: its `select` function; its knobs travel separately as params.
     `propensity` None: the strategy states none (every registered strategy states one;
-    Thompson's is exact when the scores carry the ensemble `Scores.members`, NaN when not)."""
+    Thompson's is exact when the scores carry the ensemble `Scores.members`, None when not)."""
 
     name: str
     select: Select

@@ -169,8 +169,9 @@ def round_terms(
             weights = _nan((users, k))
             terms.update({name: _nan((users,)) for name in ("dm", "iips", "dr", "switch_dr")})
         else:
-            weights = slate.at_slots(marginals, slates) / mu_slot  # w_ij [U, k]
-            terms["iips"] = slate.iips_terms(clicks, mu_slot, slate.at_slots(marginals, slates))
+            pi_slot = slate.at_slots(marginals, slates)
+            weights = pi_slot / mu_slot  # w_ij [U, k]
+            terms["iips"] = slate.iips_terms(clicks, mu_slot, pi_slot)
             terms["dm"] = jnp.einsum("ukn,un->u", marginals, q_hat)
             dr_args = (slates, clicks, mu_slot, marginals, q_hat)
             terms["dr"] = jnp.sum(per_slot_dr(*dr_args, jnp.inf), axis=0)
