@@ -13,7 +13,7 @@ import pytest
 
 from recsim.core.metric_table import METRIC_NAMES
 from recsim.runs import compare, sweep
-from tests.conftest import plumbing_env
+from tests.conftest import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -150,8 +150,9 @@ def test_metrics_a_configuration_does_not_measure_are_left_out():
 
 
 def run(module: str, *arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *arguments], cwd=ROOT, env=plumbing_env(),
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    return subprocess.run([sys.executable, "-m", module, *arguments], cwd=ROOT,
+                          env=subprocess_env(), capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
 
 
 @pytest.mark.slow

@@ -13,10 +13,10 @@ import pytest
 
 from recsim.runs import jobs, sweep
 from recsim.runs.job import _locked
-from tests.conftest import plumbing_env
+from tests.conftest import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
-ENV = plumbing_env()
+ENV = subprocess_env()
 
 
 def test_the_lock_is_seen_held_only_while_a_job_holds_it(tmp_path):

@@ -11,12 +11,15 @@ import pandas as pd
 import pytest
 
 from recsim.core.metric_table import COUNT_NAMES, METRIC_NAMES, MODEL_METRICS
+from tests.conftest import production_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_entry_point(run_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    """The README's command as a user runs it: XLA's default compilation, no cache."""
+    env = production_env()
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
     command = [sys.executable, "-m", "experiments.run", f"hydra.run.dir={run_dir}", *overrides]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 

@@ -9,7 +9,7 @@ import pytest
 
 from agents import exploration as explorations
 from recsim.core.metric_table import MODEL_METRICS
-from tests.conftest import TINY_STRATEGIES, plumbing_env
+from tests.conftest import TINY_STRATEGIES, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ def test_every_strategy_with_neural_and_linucb_runs_through_the_entry_point(tmp_
         "steps=20", "log_every=10", "seeds=2", "env.n_items=30", "env.n_users=100",
         f"hydra.sweep.dir={tmp_path}",
     ]  # fmt: skip
-    result = subprocess.run(command, cwd=ROOT, env=plumbing_env(), capture_output=True, text=True,
+    result = subprocess.run(command, cwd=ROOT, env=subprocess_env(), capture_output=True, text=True,
                             timeout=900)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = sorted(p for p in tmp_path.iterdir() if p.is_dir() and p.name.isdigit())

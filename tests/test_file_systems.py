@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from recsim.runs import jobs
-from tests.conftest import plumbing_env
+from tests.conftest import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["steps=20", "log_every=10", "seeds=2", "env.n_items=30", "env.n_users=100"]
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 def entry_point(module: str, *arguments: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", module, *arguments]
     return subprocess.run(
-        command, cwd=ROOT, env=plumbing_env(), capture_output=True, text=True, timeout=300
+        command, cwd=ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=300
     )
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import plumbing_env
+from tests.conftest import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 # `compilation_cache=null` runs (no cache of the user's) still share this test run's cache.
-ENV = plumbing_env()
+ENV = subprocess_env()
 
 
 def start(*overrides: str) -> subprocess.Popen:

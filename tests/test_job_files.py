@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import plumbing_env
+from tests.conftest import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["steps=20", "log_every=10", "seeds=2", "env.n_items=30", "env.n_users=100"]
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 def entry_point(*arguments: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "experiments.run", *arguments, *TINY]
     return subprocess.run(
-        command, cwd=ROOT, env=plumbing_env(), capture_output=True, text=True, timeout=300
+        command, cwd=ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=300
     )
 
 

@@ -6,40 +6,59 @@ users improves (its ranking of the catalogue), MMR diversifies slates, and rando
 covers the most items.
 """
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
 
-from experiments.config import build_experiment, register_configs
-from recsim.core import loop
+from tests.conftest import production_env
 
-CONF = str(Path(__file__).resolve().parents[1] / "conf")
+ROOT = Path(__file__).resolve().parents[1]
 SEEDS = 6
-register_configs()
+STRATEGIES = ["greedy", "random", "epsilon_greedy", "uncertainty", "ucb", "thompson", "diversity"]
 
 
-def default_rows(*overrides: str) -> dict[str, np.ndarray]:
-    """Rows [seeds, windows] of the default experiment with `overrides`."""
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"seeds={SEEDS}", *overrides])
-    experiment = build_experiment(cfg)
-    return loop.run(
-        experiment.simulation,
-        experiment.params,
-        experiment.master_seed,
-        experiment.seeds,
-        experiment.steps,
-    ).rows
+def entry_point(*overrides: str) -> None:
+    """`python -m experiments.run` with `overrides`, compiled as users compile it: these runs
+    are long (the default horizon), where the test session's quick compilation would cost
+    more in running than it saves in compiling (tests/conftest.py, `TEST_COMPILE`)."""
+    command = [sys.executable, "-m", "experiments.run", *overrides, f"seeds={SEEDS}"]
+    done = subprocess.run(command, cwd=ROOT, env=production_env(), capture_output=True,
+                          text=True, timeout=1200)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def rows(run_dir: Path) -> dict[str, np.ndarray]:
+    """Every metric of a run's metrics.parquet as [seeds, windows]."""
+    frame = pd.read_parquet(run_dir / "metrics.parquet").sort_values(["seed", "step"])
+    windows = frame["step"].nunique()
+    assert len(frame) == SEEDS * windows
+    return {
+        name: frame[name].to_numpy().reshape(SEEDS, windows)
+        for name in frame.columns
+        if name not in ("seed", "step")
+    }
 
 
 @pytest.fixture(scope="module")
-def runs():
-    strategies = ["greedy", "random", "epsilon_greedy", "uncertainty", "ucb", "thompson",
-                  "diversity"]  # fmt: skip
-    results = {name: default_rows("agent=neural", f"exploration={name}") for name in strategies}
-    results["random_agent"] = default_rows("agent=random")
+def runs(tmp_path_factory):
+    """The default experiment (default env and horizon) with the neural agent and each
+    strategy, one multirun, and with the random recommender: rows [seeds, windows]."""
+    base = tmp_path_factory.mktemp("learning")
+    entry_point("--multirun", "agent=neural", f"exploration={','.join(STRATEGIES)}",
+                f"hydra.sweep.dir={base / 'sweep'}")  # fmt: skip
+    entry_point("agent=random", f"hydra.run.dir={base / 'random'}")
+    results = {}
+    for job in sorted((base / "sweep").iterdir()):
+        if job.is_dir() and job.name.isdigit():
+            overrides = (job / ".hydra" / "overrides.yaml").read_text()
+            (name,) = [s for s in STRATEGIES if f"exploration={s}\n" in overrides]
+            results[name] = rows(job)
+    assert sorted(results) == sorted(STRATEGIES)
+    results["random_agent"] = rows(base / "random")
     return results
 
 

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.conftest import TINY_STRATEGIES, plumbing_env
+from tests.conftest import TINY_STRATEGIES, subprocess_env
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 TINY = ["steps=20", "log_every=10", "seeds=2", "env.n_items=30", "env.n_users=100"]
@@ -34,7 +34,7 @@ def run_notebook(path: Path, overrides: str, tmp_path: Path) -> nbformat.Noteboo
     notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(overrides))
     client = NotebookClient(notebook, timeout=900, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})  # fmt: skip
-    client.execute(env=plumbing_env())  # the kernel's sweeps: plumbing, as in test_sweep
+    client.execute(env=subprocess_env())  # the kernel's sweeps: plumbing, as in test_sweep
     return notebook
 
 

@@ -17,7 +17,7 @@ from hydra import compose, initialize_config_dir
 
 from experiments.ope_config import build_study, register
 from recsim.ope.study import run_study
-from tests.conftest import plumbing_env
+from tests.conftest import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 WORLD = ["env.n_items=10", "env.slate_size=3", "env.n_users=200", "env.users_per_step=16",
@@ -78,7 +78,7 @@ def test_the_entry_point_writes_its_files_and_table(tmp_path):
     run_dir = tmp_path / "ope"
     command = [sys.executable, "-m", "experiments.ope", *WORLD, "seeds=2", "steps=20",
                "log_every=10", f"hydra.run.dir={run_dir}"]  # fmt: skip
-    done = subprocess.run(command, cwd=ROOT, env=plumbing_env(), capture_output=True, text=True)
+    done = subprocess.run(command, cwd=ROOT, env=subprocess_env(), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "errors over 2 seeds at 320 rounds per seed" in done.stdout
     assert {p.name for p in run_dir.iterdir()} >= {"ope.parquet", "errors.csv", "ope.png",
@@ -100,7 +100,7 @@ def test_the_entry_point_writes_its_files_and_table(tmp_path):
 )  # fmt: skip
 def test_a_bad_study_is_one_line_exit_2(tmp_path, override, message):
     command = [sys.executable, "-m", "experiments.ope", override, f"hydra.run.dir={tmp_path}/x"]
-    done = subprocess.run(command, cwd=ROOT, env=plumbing_env(), capture_output=True, text=True)
+    done = subprocess.run(command, cwd=ROOT, env=subprocess_env(), capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.startswith(message), done.stderr
     assert len(done.stderr.strip().splitlines()) == 1

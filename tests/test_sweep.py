@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from recsim.core.metric_table import METRIC_NAMES
-from tests.conftest import TINY_STRATEGIES, plumbing_env
+from tests.conftest import TINY_STRATEGIES, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["steps=20", "log_every=10", "seeds=2", "env.n_items=30", "env.n_users=100"]
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 def multirun(sweep_dir: Path, *overrides: str, extra_env=None) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "experiments.run", "--multirun", *overrides, *TINY,
                f"hydra.sweep.dir={sweep_dir}"]  # fmt: skip
-    env = plumbing_env(**(extra_env or {}))
+    env = subprocess_env(**(extra_env or {}))
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -128,7 +128,7 @@ def test_compare_exploration_preset_runs_every_strategy(tmp_path):
 def test_epsilon_sweep_preset_is_one_compiled_grid(tmp_path):
     command = [sys.executable, "-m", "experiments.run", "+experiment=epsilon_sweep", *TINY,
                f"hydra.run.dir={tmp_path}"]  # fmt: skip
-    result = subprocess.run(command, cwd=ROOT, env=plumbing_env(), capture_output=True, text=True,
+    result = subprocess.run(command, cwd=ROOT, env=subprocess_env(), capture_output=True, text=True,
                             timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     info = json.loads((tmp_path / "run.json").read_text())
@@ -153,7 +153,8 @@ def test_simulations_shard_over_several_devices_with_identical_results(tmp_path)
     outputs = []
     for count in (1, 2):
         env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT),
-               "XLA_FLAGS": f"--xla_force_host_platform_device_count={count}"}  # fmt: skip
+               "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} "
+               f"--xla_force_host_platform_device_count={count}"}  # fmt: skip
         result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
                                 capture_output=True, text=True, timeout=300)  # fmt: skip
         assert result.returncode == 0, result.stderr[-2000:]
