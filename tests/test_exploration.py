@@ -251,6 +251,20 @@ def test_explored_fraction_matches_epsilon_t(fields, step, expected_epsilon):
     np.testing.assert_array_less(np.abs(per_slot - expected_epsilon), slot_bound)
 
 
+def test_explored_slots_per_slate_follow_binomial_k_epsilon():
+    """Each slot flips its own coin: the explored slots of a slate are Binomial(k, ε), not
+    0 or k (one coin per slate, which gives the same per-slot and overall rates). 20,000
+    slates, χ² over the k + 1 counts against the binomial pmf (scipy, not the code under test):
+    one coin per slate puts mass (1 − ε), ε on 0 and k only, χ² in the tens of thousands."""
+    users, epsilon = 20000, 0.3
+    scores = random_scores(35, users=users)
+    _, explored = run("epsilon_greedy", scores, random_features(36), K, key=37, epsilon=epsilon)
+    counts = np.bincount(explored.sum(axis=1), minlength=K + 1)
+    expected = users * stats.binom.pmf(np.arange(K + 1), K, epsilon)
+    chi2 = ((counts - expected) ** 2 / expected).sum()
+    assert stats.chi2.sf(chi2, df=K) > 1e-4, (counts, expected.round())
+
+
 def test_epsilon_greedy_keeps_greedy_slots_and_explores_unseen_items():
     users = 2000
     scores = random_scores(29, users=users)

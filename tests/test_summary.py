@@ -27,6 +27,11 @@ def test_final_and_auc_use_each_configurations_own_horizon():
     # Student-t 95% half-width of [3, 5]: t(0.975, 1) * std / sqrt(2) = 12.706 * 1.4142 / 1.4142
     assert a["final_ci95"] == pytest.approx(12.7062, rel=1e-4)
     assert a["auc_mean"] == pytest.approx(((1 + 3) / 2 + (1 + 5) / 2) / 2)
+    # per-seed AUCs 2 and 3: t(0.975, 1) * std([2, 3]) / sqrt(2) = 12.706 * 0.70711 / 1.41421
+    assert a["auc_ci95"] == pytest.approx(6.3531, rel=1e-4)
+    assert b["auc_ci95"] == 0.0  # both seeds' AUC is 2
+    assert list(summary.columns) == ["exploration", "metric", "final_mean", "final_ci95",
+                                     "auc_mean", "auc_ci95", "n_seeds"]  # fmt: skip
     assert b["final_mean"] == pytest.approx(6.0) and b["final_ci95"] == 0.0
     assert b["auc_mean"] == pytest.approx(2.0) and a["n_seeds"] == b["n_seeds"] == 2
     assert len(summary) == 2 * len(METRIC_NAMES)
