@@ -10,12 +10,14 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import jax.numpy as jnp
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 import agents
 import envs
 from agents import exploration as explorations
+from agents.exploration import switch
 from experiments import grid as gridlib
 from recsim.core import loop
 from recsim.core.validation import ConfigError, check_int
@@ -143,22 +145,54 @@ def build_point(config: RunConfig) -> tuple[Any, Any, Any, Any]:
     return env, env_params, agent, agent_params
 
 
-def build_grid(config: RunConfig, env, agent) -> tuple[list[dict[str, Any]], list[Any]]:
-    """Grid points and their params; refuses axes that change the static program."""
+def build_grid(config: RunConfig, env, agent) -> tuple[list[dict[str, Any]], list[Any], Any]:
+    """Grid points, their params and the agent that runs them (with the strategy axis, the
+    agent holds `switch` of the listed strategies); refuses axes that change the static
+    program."""
     axes = gridlib.axes(config.grid)
     for path, values in axes:
         if path.startswith("exploration.") and not agent.explores:
             raise ConfigError(f"grid.{path}: agent={config.agent.name} does not explore")
+        if path == gridlib.STRATEGY_AXIS:
+            continue
+        if path.startswith("exploration.") and gridlib.STRATEGY_AXIS in dict(axes):
+            raise ConfigError(
+                f"grid.{path} with grid.{gridlib.STRATEGY_AXIS}: on the strategy axis each "
+                f"strategy keeps its configured knobs; sweep {path} with --multirun"
+            )
         for value in values:
             point_env, _, point_agent, _ = build_point(gridlib.apply(config, {path: value}))
             if point_env != env or point_agent != agent:
                 raise gridlib.structure_error(path, values, "changes shapes or code")
+    names = dict(axes).get(gridlib.STRATEGY_AXIS)
+    strategies = None if names is None else switched_strategies(config, env.spec, names)
     points = gridlib.points(axes) or [{}]
     params = []
     for point in points:
-        _, env_params, _, agent_params = build_point(gridlib.apply(config, point))
+        rest = {path: v for path, v in point.items() if path != gridlib.STRATEGY_AXIS}
+        _, env_params, point_agent, agent_params = build_point(gridlib.apply(config, rest))
+        if strategies is not None:
+            strategy, members = strategies
+            which = jnp.int32(names.index(point[gridlib.STRATEGY_AXIS]))
+            point_agent, agent_params = agents.with_exploration(
+                (point_agent, agent_params), (strategy, switch.SwitchParams(which, members))
+            )
         params.append(loop.SimParams(env=env_params, agent=agent_params))
-    return points, params
+    return points, params, point_agent
+
+
+def switched_strategies(config: RunConfig, spec, names: list[Any]) -> tuple[Any, tuple]:
+    """(`switch` of the strategies `names`, their params in that order). The strategy the
+    config selects (`exploration=…`) takes the config's knobs; the others their defaults (the
+    options in conf/exploration/ set none). Each is validated by its factory."""
+    if len(set(names)) != len(names):
+        raise ConfigError(f"grid.{gridlib.STRATEGY_AXIS}={names} lists a strategy twice")
+    built = []
+    for name in names:
+        entry = explorations.REGISTRY.get(str(name), f"grid.{gridlib.STRATEGY_AXIS}")
+        own = config.exploration if config.exploration.name == name else entry.config_class()
+        built.append(entry.make(own, spec))
+    return switch.switch([s for s, _ in built]), tuple(p for _, p in built)
 
 
 def build_experiment(cfg: DictConfig) -> "Experiment":
@@ -167,7 +201,7 @@ def build_experiment(cfg: DictConfig) -> "Experiment":
     config: RunConfig = OmegaConf.to_object(cfg)
     validate_run(config)
     env, _, agent, _ = build_point(config)
-    points, params = build_grid(config, env, agent)
+    points, params, agent = build_grid(config, env, agent)
     n_windows = config.steps // config.log_every
     simulation = loop.Simulation(
         env=env,
@@ -185,8 +219,9 @@ def build_experiment(cfg: DictConfig) -> "Experiment":
         resolved.pop(how_not_what, None)
     resolved["grid"] = {path: values for path, values in gridlib.axes(config.grid)}
     title = f"env={config.env.name} agent={config.agent.name}"
+    names = resolved["grid"].get(gridlib.STRATEGY_AXIS)
     if agent.explores:
-        title += f" exploration={config.exploration.name}"
+        title += f" exploration={config.exploration.name if names is None else names}"
     else:
         resolved["exploration"] = None  # ignored: must not change the config hash
     from recsim.runs.experiment import Experiment  # see the TYPE_CHECKING import above

@@ -4,7 +4,9 @@
 axis; several axes form their Cartesian product. Every grid point must build the very same
 static program (env and agent objects compare equal): only traced params may differ, and they
 are stacked along the simulation axis, which `vmap` runs in one compile. A grid over a field
-that changes shapes or code is refused, pointing to `--multirun`.
+that changes shapes or code is refused, pointing to `--multirun`. The one exception is the
+strategy axis, `grid.exploration.name=[greedy,ucb,…]`: the strategy becomes a traced index
+into all the listed strategies (`agents.exploration.switch`), so they too run in one program.
 """
 
 import dataclasses
@@ -22,9 +24,15 @@ from recsim.core.validation import ConfigError
 REGISTRIES = {"env": envs.REGISTRY, "agent": agents.REGISTRY, "exploration": explorations.REGISTRY}
 
 
+STRATEGY_AXIS = "exploration.name"
+"""The grid axis of strategies: `grid.exploration.name=[greedy,ucb,…]` runs every listed
+strategy in one compiled program (`agents.exploration.switch`)."""
+
+
 def _group_grid_class(group: str) -> type:
-    """A dataclass with one optional list per key of any config in the group."""
-    names: dict[str, None] = {}
+    """A dataclass with one optional list per key of any config in the group (and, for the
+    exploration group, `name`: the strategy axis)."""
+    names: dict[str, None] = {"name": None} if group == "exploration" else {}
     for entry in REGISTRIES[group].values():
         for field in dataclasses.fields(entry.config_class):
             if field.name != "name":
