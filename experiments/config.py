@@ -171,14 +171,14 @@ def build_grid(config: RunConfig, env, agent) -> tuple[list[dict[str, Any]], lis
     for point in points:
         rest = {path: v for path, v in point.items() if path != gridlib.STRATEGY_AXIS}
         _, env_params, point_agent, agent_params = build_point(gridlib.apply(config, rest))
-        if strategies is not None:
+        if strategies is not None:  # the same switched agent at every point
             strategy, members = strategies
             which = jnp.int32(names.index(point[gridlib.STRATEGY_AXIS]))
-            point_agent, agent_params = agents.with_exploration(
+            agent, agent_params = agents.with_exploration(
                 (point_agent, agent_params), (strategy, switch.SwitchParams(which, members))
             )
         params.append(loop.SimParams(env=env_params, agent=agent_params))
-    return points, params, point_agent
+    return points, params, agent
 
 
 def switched_strategies(config: RunConfig, spec, names: list[Any]) -> tuple[Any, tuple]:

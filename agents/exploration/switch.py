@@ -54,9 +54,9 @@ def switch(strategies: Sequence[Exploration]) -> Exploration:
     propensity = None
     if all(s.propensity is not None for s in strategies):
         propensity = Propensity(
-            chain=_switched(strategies, "chain", with_slates=True),
+            chain=_switched(strategies, "chain"),
             marginals=(
-                _switched(strategies, "marginals", with_slates=False)
+                _switched(strategies, "marginals")
                 if all(s.propensity.marginals is not None for s in strategies)
                 else None
             ),
@@ -64,23 +64,18 @@ def switch(strategies: Sequence[Exploration]) -> Exploration:
     return Exploration(name, select, propensity)
 
 
-def _switched(strategies, field: str, with_slates: bool):
-    """The `which`-th strategy's `Propensity.<field>`; None when any returns None."""
+def _switched(strategies, field: str):
+    """The `which`-th strategy's `Propensity.<field>` (chain or marginals: both end with
+    `item_features, k, params, step`); None when any strategy returns None."""
 
     def function(*args):
-        if with_slates:
-            slates, scores, item_features, k, params, step = args
-            head = (slates, scores)
-        else:
-            scores, item_features, k, params, step = args
-            head = (scores,)
+        *head, item_features, k, params, step = args
         outputs = [
             getattr(s.propensity, field)(*head, item_features, k, member, step)
             for s, member in zip(strategies, params.members, strict=True)
         ]
         if any(out is None for out in outputs):
             return None
-        stacked = jnp.stack([out.astype(jnp.float32) for out in outputs])
-        return stacked[params.which]
+        return jnp.stack([out.astype(jnp.float32) for out in outputs])[params.which]
 
     return function

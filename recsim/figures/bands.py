@@ -102,8 +102,7 @@ def panel_grid(fig: Figure, right: float = 0.0) -> None:
     `tight_layout` finds for these panels, without measuring every text of every panel
     first, which costs seconds per figure of twenty panels."""
     width, height = fig.get_size_inches()
-    geometry = fig.axes[0].get_subplotspec().get_gridspec().get_geometry()
-    rows, cols = geometry
+    rows, cols = fig.axes[0].get_subplotspec().get_gridspec().get_geometry()
     left, bottom, gap_x, gap_y = 0.75, 0.55, 0.8, 0.9
     top = (0.75 if fig.get_suptitle() else 0.0) + 0.4  # the title, then a panel's title
     panel_w = (width - left - right - 0.15 - gap_x * (cols - 1)) / cols
