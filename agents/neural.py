@@ -14,6 +14,12 @@ of `batch_size` examples,
     L = Σ_m  Σ_b w_{b,m} BCE(logit_m(u_b, i_b, j_b), c_b) / max(1, Σ_b w_{b,m}).
 
 The learning rate and weight decay are traced (`optax.inject_hyperparams`), so sweepable.
+
+With a separable network (`two_tower`: f = ⟨φ(x_u), ψ(x_i)⟩) and an ensemble, the members'
+item embeddings ψ_m(x_i) [M, N, e] are kept in the state (`item_cache`): computed when the
+catalogue may have changed (step 0 and the env's `item_change_every` steps) and after every
+training round, reused in between, so a step scores the catalogue in O(M·(U·h² + U·N·e))
+instead of O(M·(N·h² + U·h² + U·N·e)). The slates are the same as without the cache.
 The network variant (`network`) is chosen from `agents.networks.NETWORKS`; the slate from the
 scores by the composed exploration strategy (`agents.scoring`).
 """
@@ -29,7 +35,7 @@ from flax import struct
 from agents import forgetting, replay
 from agents.exploration import Exploration, Scores
 from agents.networks import NETWORKS, ClickNet
-from agents.scoring import NO_EXPLORATION, ScoringAgent
+from agents.scoring import NO_EXPLORATION, ScoringAgent, member_moments
 from recsim.core.types import EnvSpec, Feedback, Observation
 from recsim.core.validation import ConfigError, check_int, check_real
 
@@ -54,6 +60,7 @@ class NeuralConfig:
     learning_rate: float = 0.003
     weight_decay: float = 0.0
     item_prior: float = 0.0  # std of each member's random initial per-item bias (0: zeros)
+    item_cache: bool = True  # keep the item tower's output between training rounds (two_tower)
 
     def validate(self, prefix: str = "agent") -> None:
         if self.network not in NETWORKS:
@@ -92,6 +99,7 @@ class NeuralState:
     optimizer: Any  # optax state (learning rate inside, traced)
     replay: replay.Replay
     item_prior: jax.Array  # [members, N] each member's initial b̂ (restored for new items)
+    item_embeddings: jax.Array | None  # [members, N, e] ψ_m of the catalogue (None: no cache)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +115,7 @@ class NeuralAgent(ScoringAgent):
     batch_size: int
     update_every: int
     n_updates: int
+    item_cache: bool  # keeps ψ_m of the catalogue (separable network, ensemble)
 
     @property
     def members(self) -> int:
@@ -130,10 +139,51 @@ class NeuralAgent(ScoringAgent):
             optimizer=self.optimizer(params).init(network),
             replay=replay.init(self.capacity, spec.user_feature_dim, self.members),
             item_prior=network["params"]["item_bias"],
+            item_embeddings=(
+                jnp.zeros((self.members, spec.n_items, self.net.embedding))
+                if self.item_cache
+                else None
+            ),
         )
 
-    def predict(self, key: jax.Array, network: Any, obs: Observation) -> jax.Array:
-        """Top-position click probabilities of every item per head: [heads, U, N]."""
+    def catalogue_changed(self, step: jax.Array) -> jax.Array:
+        """[] bool: the item features may differ from the last step's (step 0 has no last
+        step; then every `item_change_every` steps of the env)."""
+        every = self.spec.item_change_every
+        return (step == 0) | ((step % every == 0) if every > 0 else False)
+
+    def embed(self, network: Any, item_features: jax.Array) -> jax.Array:
+        """ψ_m(x_i) of every member and item: [M, N, e]."""
+        embed_one = lambda member: self.net.apply(  # noqa: E731
+            member, item_features, method="item_embeddings"
+        )
+        return jax.vmap(embed_one)(network)
+
+    def embeddings_for(self, state: NeuralState, obs: Observation) -> jax.Array | None:
+        """ψ of the catalogue to score `obs` with: the kept one, recomputed where the items may
+        have changed since it was (None without the cache)."""
+        if not self.item_cache:
+            return None
+        if obs.step is None:  # outside the loop: no step to know the cache is current
+            return self.embed(state.network, obs.item_features)
+        return jax.lax.cond(
+            self.catalogue_changed(obs.step),
+            lambda: self.embed(state.network, obs.item_features),
+            lambda: state.item_embeddings,
+        )
+
+    def predict(
+        self, key: jax.Array, network: Any, obs: Observation, embeddings: jax.Array | None = None
+    ) -> jax.Array:
+        """Top-position click probabilities of every item per head: [heads, U, N]; from the
+        members' item embeddings [M, N, e] when given (`embed`)."""
+        if embeddings is not None:
+            logits = jax.vmap(
+                lambda member, items: self.net.apply(
+                    member, obs.user_features, items, method="catalogue_from_embeddings"
+                )
+            )(network, embeddings)
+            return jax.nn.sigmoid(logits)
 
         def catalogue(member, dropout_key):
             return self.net.apply(
@@ -176,12 +226,14 @@ class NeuralAgent(ScoringAgent):
         predict_key, member_key, explore_key = jax.random.split(key, 3)
         fresh = forgetting.fresh_items(obs, self.spec.n_items)
         network = self.reset_bias(state, fresh)
-        probs = self.predict(predict_key, network, obs)  # [H, U, N]
+        embeddings = self.embeddings_for(state, obs)
+        probs = self.predict(predict_key, network, obs, embeddings)  # [H, U, N]
         users = probs.shape[1]
         member = jax.random.randint(member_key, (users,), 0, self.n_heads)
+        mean, std = member_moments(probs)
         scores = Scores(
-            mean=jnp.mean(probs, axis=0),
-            std=jnp.std(probs, axis=0),
+            mean=mean,
+            std=std,
             sample=probs[member, jnp.arange(users)],
             members=probs,  # Thompson's propensity: the draw is uniform among these
         )
@@ -238,10 +290,20 @@ class NeuralAgent(ScoringAgent):
             add_key, state.replay, obs.user_features, slates, feedback.clicks, self.ensemble
         )
         state = state.replace(replay=buffer)
-        # obs.step is the same for every simulation, so this is a real branch under vmap.
-        return jax.lax.cond(
-            (obs.step + 1) % self.update_every == 0,
+        # obs.step is the same for every simulation, so these are real branches under vmap.
+        trains = (obs.step + 1) % self.update_every == 0
+        state = jax.lax.cond(
+            trains,
             lambda s: self.train(train_key, s, obs.item_features, params),
+            lambda s: s,
+            state,
+        )
+        if not self.item_cache:
+            return state
+        # Kept for the next step's act: new weights, or items that changed at this step.
+        return jax.lax.cond(
+            trains | self.catalogue_changed(obs.step),
+            lambda s: s.replace(item_embeddings=self.embed(s.network, obs.item_features)),
             lambda s: s,
             state,
         )
@@ -272,6 +334,7 @@ def make(config: NeuralConfig, spec: EnvSpec):
         batch_size=config.batch_size,
         update_every=config.update_every,
         n_updates=config.n_updates,
+        item_cache=config.item_cache and net.separable and ensemble,
     )
     params = NeuralParams(
         learning_rate=jnp.asarray(config.learning_rate, jnp.float32),

@@ -24,6 +24,7 @@ import dataclasses
 from typing import Any, ClassVar
 
 import jax
+import jax.numpy as jnp
 
 from agents.exploration import Exploration, NoParams, Scores
 from agents.exploration.greedy import GREEDY
@@ -32,6 +33,24 @@ from recsim.ope.slate import at_slots
 
 NO_EXPLORATION = (GREEDY, NoParams())
 """(strategy, params) an exploring agent's factory starts it with."""
+
+
+def member_moments(probs: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Mean and standard deviation over the leading (member) axis: [M, U, N] -> two [U, N].
+
+    mean = (1/M) Σ_m p_m,  std = sqrt((1/M) Σ_m (p_m − mean)²), summed member by member in
+    order: XLA:CPU reduces over a major axis of this shape element by element, 15–35× slower
+    than these M − 1 vector adds (measured at [5, 32, 100,000]: 390 ms against 11 ms). The
+    mean is bitwise jnp.mean's; the std may differ from jnp.std in the last bit."""
+    members = probs.shape[0]
+    total = probs[0]
+    for m in range(1, members):
+        total = total + probs[m]
+    mean = total / members
+    squares = jnp.square(probs[0] - mean)
+    for m in range(1, members):
+        squares = squares + jnp.square(probs[m] - mean)
+    return mean, jnp.sqrt(squares / members)
 
 
 class ScoringAgent:

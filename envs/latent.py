@@ -7,6 +7,7 @@ dynamics (`envs.dynamics`: drift, boredom, item churn, users who leave).
 """
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -137,10 +138,25 @@ class LatentEnv:
 
     def population_attraction(self, state: LatentState, params: LatentParams) -> jax.Array:
         """Attraction of every item averaged over the whole population, each user weighted by
-        its arrival weight exp(σ_a α_u) (so by how often it is shown a slate): [N]."""
-        users = jnp.arange(self.n_users)
+        its arrival weight exp(σ_a α_u) (so by how often it is shown a slate): [N].
+
+        Computed over blocks of `POPULATION_BLOCK` items, so it holds M × block attractions at
+        a time, not M × N (at N = 10⁶ and M = 2,000 that is 8 GB, twice: the run's peak)."""
         weights = jax.nn.softmax(state.user_activity)  # [M]
-        return weights @ self._catalogue_attraction(state, users, params)
+        n_items = self.spec.n_items
+        block = min(POPULATION_BLOCK, n_items)
+        pad = (-n_items) % block
+
+        def blocks(x):  # [N, ...] -> [N / block, block, ...], zero-padded
+            return jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1)).reshape(-1, block, *x.shape[1:])
+
+        def one_block(items):
+            vecs, bias, topics = items
+            affinity = state.user_vecs @ vecs.T  # [M, block]
+            return weights @ _attraction(affinity, bias, state.boredom[:, topics], params)
+
+        items = (blocks(state.item_vecs), blocks(state.item_bias), blocks(state.item_topics))
+        return jax.lax.map(one_block, items).reshape(-1)[:n_items]
 
     def user_homogeneity(self, state: LatentState, params: LatentParams) -> jax.Array:
         """Mean pairwise cosine similarity of the M unit hidden vectors u_m, over pairs m ≠ m':
@@ -183,7 +199,13 @@ class LatentEnv:
             state.budget[ids], clicks, params.patience, params.patience_refill
         )
         state = self._replace_users(user_key, state, ids, users, exposure, budget, left, params)
-        state = self._churn_items(churn_key, item_key, state, params)
+        churn = functools.partial(self._churn_items, churn_key, item_key, params=params)
+        if obs.step is None:
+            state = churn(state)
+        else:  # the loop's step is the clock, unbatched: a real branch under vmap, so the
+            # N fresh items are drawn only when due (the same draws: the keys are per step)
+            due = item_churn.is_due(obs.step, self.item_churn_every)
+            state = jax.lax.cond(due, churn, lambda s: s, state)
         return state.replace(clock=state.clock + 1), Feedback(clicks=clicks, left=left)
 
     def _replace_users(self, key, state, ids, users, exposure, budget, left, params):
@@ -223,6 +245,10 @@ class LatentEnv:
         )
 
 
+POPULATION_BLOCK = 4096
+"""Items per block of `population_attraction`."""
+
+
 def _attraction(affinity, bias, exposure, params: LatentParams) -> jax.Array:
     """`σ(α ⟨u, v_i⟩ + b_i) · (1 − β)^{m_{u,t_i}}` from ⟨u, v_i⟩, b_i and m_{u,t_i} (broadcast)."""
     fatigue = boredom.fatigue(exposure, params.boredom_penalty)
@@ -249,6 +275,7 @@ def make(config: LatentConfig) -> tuple[LatentEnv, LatentParams]:
         item_feature_dim=config.n_topics + config.item_feature_dim,
         n_groups=n_groups,
         n_users=config.n_users,
+        item_change_every=config.item_churn_every,  # (the rate is traced: maybe 0)
     )
     response, response_params = RESPONSE_MODELS[config.click_model].make(config, spec)
     env = LatentEnv(

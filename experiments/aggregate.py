@@ -10,6 +10,10 @@ failed jobs. With `--figures DIR`, also writes the paper figures of `recsim.figu
 baseline over seeds (`recsim.runs.compare`), and with `--figures` a forest plot of them per
 metric family. Exit code: 0 if no job failed, 1 otherwise, 2 if the directory holds no job or
 the comparison cannot be made.
+
+A single run's directory (e.g. of the strategy axis, `+experiment=compare_exploration`) holds
+its merged files already (metrics.parquet, summary.csv, compare.csv); given one, `--figures`
+draws its paper figures and nothing is rebuilt.
 """
 
 import argparse
@@ -22,6 +26,8 @@ import agents
 from agents import exploration as explorations
 from recsim import figures
 from recsim.runs import compare, sweep
+
+RUN_METRICS = "metrics.parquet"  # a single run's rows (one per grid point, seed and step)
 
 
 def legend_column(frame: pd.DataFrame, summary: pd.DataFrame) -> str:
@@ -51,7 +57,8 @@ def colour_order() -> tuple[str, ...]:
 def write_figures(sweep_dir: Path, out: Path, by: str | None, pdf: bool) -> list[Path]:
     """The paper figures of a merged sweep, one colour per value of `by` (and the forest plots
     of compare.csv when the sweep has one)."""
-    frame = pd.read_parquet(sweep_dir / "sweep.parquet")
+    merged = sweep_dir / "sweep.parquet"
+    frame = pd.read_parquet(merged if merged.exists() else sweep_dir / RUN_METRICS)
     summary = pd.read_csv(sweep_dir / "summary.csv")
     if by is None:
         by = legend_column(frame, summary)
@@ -84,6 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.sweep_dir.is_dir():
         print(f"error: sweep_dir={args.sweep_dir} is not a directory", file=sys.stderr)
         return 2
+    if not sweep.job_dirs(args.sweep_dir) and (args.sweep_dir / RUN_METRICS).exists():
+        if not args.figures or args.baseline:
+            print(f"error: sweep_dir={args.sweep_dir} is one run's directory: its merged files "
+                  "are written by the run (baseline=KEY=VALUE there); only --figures applies",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        for path in write_figures(args.sweep_dir, args.figures, args.by, args.pdf):
+            print(f"figure: {path}")
+        return 0
     if not sweep.job_dirs(args.sweep_dir):
         print(f"error: sweep_dir={args.sweep_dir} holds no job (no */job.json)", file=sys.stderr)
         return 2

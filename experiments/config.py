@@ -78,10 +78,13 @@ def register_configs() -> None:
             store.store(group=f"schema/{group}", name=name, node=entry.config_class)
 
 
-def run_label(env: str, agent: str, exploration: str) -> str:
-    """`env-agent-strategy` for a learning agent, `env-agent` for a baseline (it ignores the
-    strategy): the run directory's name (`${run_label:…}` in conf/config.yaml)."""
-    return f"{env}-{agent}" if agent in agents.BASELINES else f"{env}-{agent}-{exploration}"
+def run_label(env: str, agent: str, exploration: str, strategies: Any = None) -> str:
+    """`env-agent-strategy` for a learning agent, `env-agent-strategies` for one on the
+    strategy axis (`strategies`: `grid.exploration.name`), `env-agent` for a baseline (it
+    ignores the strategy): the run directory's name (`${run_label:…}` in conf/config.yaml)."""
+    if agent in agents.BASELINES:
+        return f"{env}-{agent}"
+    return f"{env}-{agent}-{'strategies' if strategies else exploration}"
 
 
 def enable_compilation_cache(path: str | None) -> None:
@@ -195,6 +198,23 @@ def switched_strategies(config: RunConfig, spec, names: list[Any]) -> tuple[Any,
     return switch.switch([s for s, _ in built]), tuple(p for _, p in built)
 
 
+def grid_baseline(baseline: str | None, points: list[dict[str, Any]]) -> str | None:
+    """`baseline` when it names a grid axis' column (`KEY=VALUE`, e.g. exploration=greedy on
+    the strategy axis): the run then writes its own compare.csv. None when it names none (it
+    is then a sweep's: `--multirun`). A value the axis lacks is refused."""
+    if baseline is None:
+        return None
+    key, _, value = baseline.partition("=")
+    columns = {gridlib.column(path): path for path in points[0]}
+    if key not in columns:
+        return None
+    values = [str(point[columns[key]]) for point in points]
+    if value not in values:
+        raise ConfigError(f"baseline={baseline}: {value} is not on the grid axis {key} "
+                          f"({', '.join(dict.fromkeys(values))})")  # fmt: skip
+    return baseline
+
+
 def build_experiment(cfg: DictConfig) -> "Experiment":
     """Validates the composed config and builds env, agent, grid and the compiled-loop plan."""
     check_known_keys(cfg)
@@ -233,7 +253,8 @@ def build_experiment(cfg: DictConfig) -> "Experiment":
         seeds=tuple(range(config.seeds)),
         steps=config.steps,
         config=resolved,
-        grid=tuple(points),
+        grid=tuple({gridlib.column(p): value for p, value in point.items()} for point in points),
         title=title,
+        baseline=grid_baseline(config.baseline, points),
         checkpoint_every=config.checkpoint_every,
     )

@@ -28,6 +28,16 @@ STRATEGY_AXIS = "exploration.name"
 """The grid axis of strategies: `grid.exploration.name=[greedy,ucb,…]` runs every listed
 strategy in one compiled program (`agents.exploration.switch`)."""
 
+STRATEGY_COLUMN = "exploration"
+"""The strategy axis' column in metrics.parquet, summary.csv and compare.csv: the name a
+`--multirun` over `exploration=…` gives it, so every reader of results (figures, `compare`,
+the notebooks) reads a one-program comparison and a sweep alike."""
+
+
+def column(path: str) -> str:
+    """The results column of grid axis `path`."""
+    return STRATEGY_COLUMN if path == STRATEGY_AXIS else path
+
 
 def _group_grid_class(group: str) -> type:
     """A dataclass with one optional list per key of any config in the group (and, for the

@@ -272,6 +272,17 @@ def test_average_ranks_share_ties():
     close(metrics.average_ranks(jnp.array([[2.0, 2.0, 2.0, 1.0]])), [[2.0, 2.0, 2.0, 0.0]])
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_average_ranks_equal_scipy_rankdata_exactly(seed):
+    """Signs, ±0 (equal), ties, large magnitudes: the int32-key sort keeps the floats' order."""
+    rng = np.random.default_rng(seed)
+    values = np.round(rng.normal(0, 3, (5, 300)), 1).astype(np.float32)  # many ties
+    values[0, :4] = [0.0, -0.0, -0.0, 0.0]
+    values[1, :2] = [3e38, -3e38]  # extremes (subnormals: XLA:CPU flushes them to 0)
+    expected = stats.rankdata(values, method="average", axis=-1) - 1
+    np.testing.assert_array_equal(np.asarray(metrics.average_ranks(jnp.asarray(values))), expected)
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_spearman_matches_scipy_with_and_without_ties(seed):
     rng = np.random.default_rng(seed)

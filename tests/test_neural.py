@@ -10,6 +10,7 @@ import pytest
 
 from agents import neural, replay
 from agents.networks import NETWORKS, ClickNet
+from recsim.core import loop
 from recsim.core.types import Feedback
 from tests.conftest import at_step, make_agent, small_env
 
@@ -167,3 +168,34 @@ def test_act_and_update_are_traced_once():
         slates, _ = act(jax.random.key(step), state, o, params)
         state = update(jax.random.key(step), state, o, slates, feedback, params)
     chex.clear_trace_counter()
+
+
+@pytest.mark.parametrize("strategy", ["epsilon_greedy", "ucb"])
+def test_item_cache_shows_the_same_slates_as_recomputing_every_step(strategy):
+    """Issue 16 item 1: ψ of the catalogue kept between training rounds (and refreshed when
+    items churn) changes no slate; with a stale cache (no refresh after a churn) they differ."""
+    env, env_params = small_env(item_churn_rate=0.3, item_churn_every=3)
+    runs = {}
+    for cache in (True, False):
+        config = neural.NeuralConfig(update_every=2, item_cache=cache, batch_size=32)
+        agent, agent_params = make_agent("neural", env.spec, strategy, config)
+        assert agent.item_cache is cache
+        sim = loop.Simulation(env, agent, log_every=5, windows_per_chunk=1)
+        carry, transitions = loop.rollout(sim, loop.SimParams(env_params, agent_params), 0, 3, 24)
+        runs[cache] = (agent, carry, transitions)
+    slates = {cache: np.asarray(run[2].slates) for cache, run in runs.items()}
+    np.testing.assert_array_equal(slates[True], slates[False])
+    features = np.asarray(runs[True][2].obs.item_features)
+    assert not np.array_equal(features[0], features[-1])  # items did churn
+    # The kept ψ is that of the last step's items under the last step's trained weights.
+    agent, carry, transitions = runs[True]
+    kept = agent.embed(carry.agent_state.network, transitions.obs.item_features[-1])
+    np.testing.assert_array_equal(carry.agent_state.item_embeddings, kept)
+
+
+def test_item_cache_is_off_where_there_is_nothing_to_keep():
+    env, _ = small_env()
+    for overrides in ({"network": "mlp"}, {"uncertainty": "dropout"}, {"item_cache": False}):
+        agent, params = neural.make(neural.NeuralConfig(**overrides), env.spec)
+        assert not agent.item_cache
+        assert agent.init(jax.random.key(0), params).item_embeddings is None

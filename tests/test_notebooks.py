@@ -47,9 +47,9 @@ def images(notebook) -> int:
 
 @pytest.mark.slow
 @TINY_STRATEGIES
-def test_exploration_curves_notebook_runs_on_a_small_sweep(tmp_path):
+def test_exploration_curves_notebook_runs_on_a_small_run(tmp_path):
     overrides = (
-        f"SWEEP_DIR = {str(tmp_path / 'sweep')!r}\nSEEDS = 2\nSTEPS = 20\nLOG_EVERY = 10\n"
+        f"RUN_DIR = {str(tmp_path / 'run')!r}\nSEEDS = 2\nSTEPS = 20\nLOG_EVERY = 10\n"
         f"EXTRA_OVERRIDES = {TINY[3:]!r}\nSAVE_DIR = {str(tmp_path / 'figures')!r}"
     )
     notebook = run_notebook(NOTEBOOKS[[p.name for p in NOTEBOOKS].index(

@@ -40,7 +40,7 @@ def run(exp):
 @pytest.mark.slow
 def test_one_program_shows_each_strategy_the_slates_it_shows_alone():
     together = experiment(f"grid.exploration.name=[{','.join(STRATEGIES)}]")
-    assert [point["exploration.name"] for point in together.grid] == STRATEGIES
+    assert [point["exploration"] for point in together.grid] == STRATEGIES
     assert together.simulation_seeds() == [0, 1] * len(STRATEGIES)
     result = run(together)
     assert result.compiles == {"init": 1, "chunk": 1, "run": 0}  # one program for all
@@ -94,19 +94,48 @@ def test_a_bad_strategy_axis_is_refused_in_one_line(overrides, message):
     assert "\n" not in str(error.value)
 
 
+PRESET = ["exploration", "greedy", "random", "epsilon_greedy", "diversity", "uncertainty",
+          "boltzmann", "ucb", "thompson"]  # fmt: skip
+
+
 @pytest.mark.slow
-def test_the_entry_point_writes_one_result_with_a_strategy_column(tmp_path):
-    command = [sys.executable, "-m", "experiments.run", "grid.exploration.name=[greedy,random]",
-               "agent=neural", "steps=20", "log_every=10", "seeds=2", "env.n_items=30",
-               "env.n_users=100", f"hydra.run.dir={tmp_path}"]  # fmt: skip
+def test_the_compare_exploration_preset_is_one_program_with_its_comparison(tmp_path):
+    """Issue 16 item 3: the preset runs all eight strategies in one compiled program and
+    writes what its sweep wrote: a strategy column, summary.csv and compare.csv."""
+    command = [sys.executable, "-m", "experiments.run", "+experiment=compare_exploration",
+               "steps=20", "log_every=10", "seeds=2", "env.n_items=30", "env.n_users=100",
+               f"hydra.run.dir={tmp_path}"]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, env=subprocess_env(), capture_output=True,
                           text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    frame = pd.read_parquet(tmp_path / "metrics.parquet")
-    assert frame.columns[0] == "exploration.name" and len(frame) == 2 * 2 * 2
-    explored = frame.groupby("exploration.name")["explore_fraction"].mean()
-    assert explored["greedy"] == 0.0 and explored["random"] == 1.0  # each ran its strategy
+    strategies = PRESET[1:]
     info = json.loads((tmp_path / "run.json").read_text())
-    assert info["grid_points"] == 2 and info["config"]["grid"] == {
-        "exploration.name": ["greedy", "random"]}  # fmt: skip
-    assert "exploration.name" in done.stdout
+    assert info["grid_points"] == 8 and info["traces"] == 1
+    assert info["compiles"] == {"init": 1, "chunk": 1, "run": 0}
+    assert info["config"]["grid"] == {"exploration.name": strategies}
+    frame = pd.read_parquet(tmp_path / "metrics.parquet")
+    assert frame.columns[0] == "exploration" and len(frame) == 8 * 2 * 2
+    assert list(dict.fromkeys(frame["exploration"])) == strategies
+    explored = frame.groupby("exploration")["explore_fraction"].mean()
+    assert explored["greedy"] == 0.0 and explored["random"] == 1.0  # each ran its strategy
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert set(summary["exploration"]) == set(strategies) and (summary["n_seeds"] == 2).all()
+    row = summary.query("exploration == 'ucb' and metric == 'ctr'")
+    final = frame.query("exploration == 'ucb' and step == 20")["ctr"].mean()
+    assert row["final_mean"].item() == pytest.approx(final)
+    table = pd.read_csv(tmp_path / "compare.csv")
+    assert set(table["exploration"]) == set(strategies) - {"greedy"}
+    assert (table["baseline"] == "exploration=greedy").all() and (table["n_seeds"] == 2).all()
+    ucb = table.query("exploration == 'ucb' and metric == 'ctr' and measure == 'final'")
+    greedy = frame.query("exploration == 'greedy' and step == 20")["ctr"].mean()
+    assert ucb["diff"].item() == pytest.approx(final - greedy, abs=1e-6)
+    assert "exploration" in done.stdout
+
+
+def test_a_baseline_off_the_strategy_axis_is_refused():
+    with pytest.raises(ConfigError, match="nope is not on the grid axis exploration"):
+        experiment("grid.exploration.name=[greedy,ucb]", "baseline='exploration=nope'")
+    # A key that is not a grid column is a sweep's baseline: not this run's to check.
+    axis = "grid.exploration.name=[greedy,ucb]"
+    assert experiment(axis, "baseline='agent=neural'").baseline is None
+    assert experiment(axis, "baseline='exploration=ucb'").baseline == "exploration=ucb"

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from recsim.core.metric_table import METRIC_NAMES
-from tests.conftest import TINY_STRATEGIES, subprocess_env
+from tests.conftest import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["steps=20", "log_every=10", "seeds=2", "env.n_items=30", "env.n_users=100"]
@@ -115,14 +115,27 @@ def test_aggregate_rebuilds_from_a_partial_sweep(tmp_path):
     assert missing.returncode == 2 and "is not a directory" in missing.stderr
 
 
-@TINY_STRATEGIES
-def test_compare_exploration_preset_runs_every_strategy(tmp_path):
-    result = multirun(tmp_path, "+experiment=compare_exploration")
-    assert result.returncode == 0, result.stderr[-2000:]
-    jobs = manifest(tmp_path)
-    assert len(jobs) == 8 and all(job["status"] == "completed" for job in jobs)
-    summary = pd.read_csv(tmp_path / "summary.csv")
-    assert summary["exploration"].nunique() == 8 and (summary["n_seeds"] == 2).all()
+def test_one_program_comparison_equals_the_sweeps(tmp_path):
+    """Issue 16 item 3: compare.csv of strategies on the strategy axis (one program) equals
+    compare.csv of the same strategies as a sweep (one program each), seed by seed."""
+    strategies = "greedy,epsilon_greedy,ucb"
+    assert multirun(tmp_path / "sweep", f"exploration={strategies}", "agent=neural",
+                    "baseline='exploration=greedy'").returncode == 0  # fmt: skip
+    command = [sys.executable, "-m", "experiments.run", f"grid.exploration.name=[{strategies}]",
+               "agent=neural", "baseline='exploration=greedy'", *TINY,
+               f"hydra.run.dir={tmp_path / 'one'}"]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, env=subprocess_env(), capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    swept = pd.read_csv(tmp_path / "sweep" / "compare.csv")
+    one = pd.read_csv(tmp_path / "one" / "compare.csv")
+    keys = ["exploration", "metric", "measure"]
+    swept, one = (t.sort_values(keys).reset_index(drop=True) for t in (swept, one))
+    assert len(one) > 0 and one[keys].equals(swept[keys])
+    assert (one["n_seeds"] == swept["n_seeds"]).all()
+    for column in ("baseline_mean", "mean", "diff", "ci_t_low", "ci_t_high"):
+        np.testing.assert_allclose(one[column], swept[column], rtol=1e-4, atol=1e-6,
+                                   err_msg=column)  # fmt: skip
 
 
 def test_epsilon_sweep_preset_is_one_compiled_grid(tmp_path):
@@ -166,10 +179,11 @@ def test_simulations_shard_over_several_devices_with_identical_results(tmp_path)
 
 
 def test_preset_sweeps_are_validated_before_any_job_runs(tmp_path):
-    result = multirun(tmp_path / "sweep", "+experiment=compare_exploration", "env.drift_rate=2")
+    result = multirun(tmp_path / "sweep", "+experiment=static", "agent=neural,random",
+                      "exploration=greedy", "env.drift_rate=2")  # fmt: skip
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 8  # every strategy of the preset's sweep, each refused
+    assert len(lines) == 2  # every job of the preset's sweep, each refused
     assert all("env.drift_rate=2.0 is out of range" in line for line in lines)
     assert not (tmp_path / "sweep").exists()
 

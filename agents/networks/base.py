@@ -12,6 +12,7 @@ Shapes: U users, N items, B examples, Fu / Fi feature dims, h hidden width, e em
 """
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
@@ -49,8 +50,25 @@ class ClickNet(nn.Module):
         self.item_bias = self.param("item_bias", bias_init, (self.n_items,))
         self.position_bias = self.param("position_bias", nn.initializers.zeros, (self.n_positions,))
 
+    # f = ⟨φ(x_u), ψ(x_i)⟩ with ψ(x_i) independent of the user: a variant that says so
+    # implements `item_embeddings` and `catalogue_from_embeddings`, and an agent may compute
+    # ψ of the catalogue once and keep it while neither the weights nor the items change.
+    separable: ClassVar[bool] = False
+
     def affinity(self, user_features, items, item_features, deterministic: bool) -> jax.Array:
         """f of the examples: [B, Fu], [B] item ids, [N, Fi] -> [B]."""
+        raise NotImplementedError
+
+    def item_embeddings(self, item_features: jax.Array, deterministic: bool = True) -> jax.Array:
+        """ψ(x_i) of every item (separable variants only): [N, Fi] -> [N, e]."""
+        raise NotImplementedError
+
+    def catalogue_from_embeddings(
+        self, user_features: jax.Array, item_embeddings: jax.Array, deterministic: bool = True
+    ) -> jax.Array:
+        """`catalogue` from ψ of the catalogue (separable variants only): [U, Fu] x [N, e] ->
+        [U, N], equal to `catalogue(user_features, item_features)` when `item_embeddings` =
+        `item_embeddings(item_features)`."""
         raise NotImplementedError
 
     def catalogue_affinity(self, user_features, item_features, deterministic: bool) -> jax.Array:

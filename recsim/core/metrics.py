@@ -141,26 +141,27 @@ def average_ranks(values: jax.Array) -> jax.Array:
     """Ranks 0..n−1 along the last axis, ascending, tied entries sharing their mean rank.
 
     [..., n] -> [..., n] float32; e.g. [0.3, 0.1, 0.3] -> [1.5, 0, 1.5].
+
+    The rank of x is (#{y < x} + #{y ≤ x} − 1) / 2, both counts found by binary search in the
+    sorted row. The row is sorted as int32 keys with the floats' order (`sortable_keys`):
+    XLA:CPU sorts those about 5× faster than float32, and a sort that carries the indices
+    along (an argsort) is as slow as the float sort (measured at [32, 100,000]).
     """
+    keys = sortable_keys(values)
+    n = keys.shape[-1]
+    flat = keys.reshape(-1, n)
+    ordered = jax.lax.sort(flat, dimension=1)
+    count = jax.vmap(jnp.searchsorted, in_axes=(0, 0, None))
+    below, up_to = count(ordered, flat, "left"), count(ordered, flat, "right")
+    return (0.5 * (below + up_to - 1).astype(jnp.float32)).reshape(keys.shape)
+
+
+def sortable_keys(values: jax.Array) -> jax.Array:
+    """int32 keys ordered as the float32 `values` (−0 equal to +0; NaN not allowed): the
+    IEEE bits, with the magnitude bits of negative numbers flipped."""
     values = jnp.asarray(values, dtype=jnp.float32)
-    n = values.shape[-1]
-    order = jnp.argsort(values, axis=-1)
-    ordered = jnp.take_along_axis(values, order, axis=-1)
-    position = jnp.broadcast_to(jnp.arange(n), values.shape)
-    differs = ordered[..., 1:] != ordered[..., :-1]
-    starts = jnp.concatenate([jnp.ones_like(differs[..., :1]), differs], axis=-1)
-    ends = jnp.concatenate([differs, jnp.ones_like(differs[..., :1])], axis=-1)
-    first = jax.lax.cummax(jnp.where(starts, position, 0), axis=values.ndim - 1)
-    last = jax.lax.cummin(jnp.where(ends, position, n), axis=values.ndim - 1, reverse=True)
-    sorted_ranks = 0.5 * (first + last).astype(jnp.float32)
-    flat_order = order.reshape(-1, n)  # scatter back: rank of item order[r] is sorted_ranks[r]
-    rows = jnp.arange(flat_order.shape[0])[:, None]
-    ranks = (
-        jnp.zeros_like(flat_order, jnp.float32)
-        .at[rows, flat_order]
-        .set(sorted_ranks.reshape(-1, n), unique_indices=True)
-    )
-    return ranks.reshape(values.shape)
+    bits = jax.lax.bitcast_convert_type(jnp.where(values == 0, 0.0, values), jnp.int32)
+    return jnp.where(bits < 0, bits ^ 0x7FFFFFFF, bits)
 
 
 def spearman(predicted: jax.Array, truth: jax.Array) -> jax.Array:

@@ -22,6 +22,9 @@ class EnvSpec:
     item_feature_dim: int
     n_groups: int
     n_users: int  # population size M (static: a user who leaves is replaced)
+    # Item features may change only at steps t > 0 with t mod P = 0 (P = item_change_every;
+    # 0: never). An agent may cache what it computes from them between those steps.
+    item_change_every: int = 0
 
 
 @struct.dataclass

@@ -16,7 +16,15 @@ from tqdm.auto import tqdm
 from recsim import figures
 from recsim.core import loop
 from recsim.core.metric_table import METRIC_NAMES, MODEL_METRICS
-from recsim.runs import checkpoint, device_memory, interactions, interrupt, results, sweep
+from recsim.runs import (
+    checkpoint,
+    compare,
+    device_memory,
+    interactions,
+    interrupt,
+    results,
+    sweep,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +40,8 @@ class Experiment:
     grid: tuple[dict[str, Any], ...] = ({},)  # {axis path: value} of each grid point
     title: str = ""
     checkpoint_every: int = 0  # chunks between checkpoints (0: none); not part of the config
+    # `KEY=VALUE` naming a grid column's value: compare.csv pairs every grid point with it
+    baseline: str | None = None
 
     @property
     def n_simulations(self) -> int:
@@ -158,8 +168,18 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
         "checkpoint_every": experiment.checkpoint_every,
         "resumed_at_chunk": outcome.resumed_at,  # 0: ran from the start
     }
+    summary = sweep.summarize(frame)
+    comparison = None
+    if experiment.baseline is not None:  # names a grid column (`experiments.config`)
+        comparison = compare.compare(frame, sweep.configuration_columns(frame), experiment.baseline)
     run_dir.mkdir(parents=True, exist_ok=True)
     results.clear_completed(run_dir)  # a re-used run dir is not "completed" while rewritten
+    results.write_atomic(run_dir / "summary.csv", lambda tmp: summary.to_csv(tmp, index=False))
+    (run_dir / sweep.COMPARE_FILE).unlink(missing_ok=True)  # an older run's
+    if comparison is not None:
+        results.write_atomic(
+            run_dir / sweep.COMPARE_FILE, lambda tmp: comparison.to_csv(tmp, index=False)
+        )
     results.write_atomic(
         run_dir / "curves.png",
         lambda tmp: figures.curves(frame, axes, METRIC_NAMES, title=experiment.title).savefig(
