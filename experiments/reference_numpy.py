@@ -9,7 +9,9 @@ buffer, bootstrap weights, BCE loss, AdamW update and ε-greedy slates (`agents/
 from the JAX version, so both start identical; random draws come from NumPy's generator.
 `tests/test_reference.py` checks click probabilities and a first gradient step against JAX.
 Each step is vectorised over its users (NumPy matmuls), as a careful NumPy author would write
-it; what it lacks is compilation, fusion and batching over simulations.
+it: like the compiled agent it keeps the item embeddings between training rounds, trains the
+item tower on the batch's rows only and finds the top k by partition (O(N), not a sort); what
+it lacks is compilation, fusion and batching over simulations.
 """
 
 import numpy as np
@@ -115,24 +117,29 @@ def member_params(flax_params, member: int) -> dict:
     }
 
 
-def catalogue_logits(member, user_features, item_features):
+def item_embeddings(member, item_features):
+    """ψ(x_i) of every item: [N, e]."""
+    return tower_forward(member["item"], item_features)[0]
+
+
+def catalogue_logits(member, user_features, item_features, embeddings=None):
+    """Top-position logits [U, N]; from ψ of the catalogue when given (`item_embeddings`)."""
     users, _ = tower_forward(member["user"], user_features)
-    items, _ = tower_forward(member["item"], item_features)
+    items = item_embeddings(member, item_features) if embeddings is None else embeddings
     return users @ items.T + member["item_bias"] + member["position_bias"][0]
 
 
 def loss_and_grads(member, batch, item_features, weights):
     """Bootstrap-weighted BCE of one member and its gradients (same as `NeuralAgent.loss`)."""
     users, user_acts = tower_forward(member["user"], batch["user_features"])
-    items, item_acts = tower_forward(member["item"], item_features)
-    logits = (np.sum(users * items[batch["items"]], 1) + member["item_bias"][batch["items"]]
+    items, item_acts = tower_forward(member["item"], item_features[batch["items"]])  # [B, e]
+    logits = (np.sum(users * items, 1) + member["item_bias"][batch["items"]]
               + member["position_bias"][batch["positions"]])  # fmt: skip
     clicks, norm = batch["clicks"], max(weights.sum(), 1.0)
     loss = np.sum(weights * (softplus(logits) - clicks * logits)) / norm
     d_logits = weights * (sigmoid(logits) - clicks) / norm
-    d_users = d_logits[:, None] * items[batch["items"]]
-    d_items = np.zeros_like(items)
-    np.add.at(d_items, batch["items"], d_logits[:, None] * users)
+    d_users = d_logits[:, None] * items
+    d_items = d_logits[:, None] * users
     d_item_bias = np.zeros_like(member["item_bias"])
     np.add.at(d_item_bias, batch["items"], d_logits)
     d_position_bias = np.zeros_like(member["position_bias"])
@@ -182,6 +189,7 @@ class NeuralEpsilonGreedy:
                                  float(params.weight_decay)) for m in self.members]  # fmt: skip
         spec, capacity = agent.spec, agent.capacity
         self.item_features = item_features
+        self.embeddings = None  # each member's ψ of the catalogue, kept between training rounds
         self.buffer = {
             "user_features": np.zeros((capacity, spec.user_feature_dim)),
             "items": np.zeros(capacity, int), "positions": np.zeros(capacity, int),
@@ -191,16 +199,22 @@ class NeuralEpsilonGreedy:
 
     def act(self, rng, user_features):
         k = self.agent.spec.slate_size
-        probs = np.stack([sigmoid(catalogue_logits(m, user_features, self.item_features))
-                          for m in self.members])  # fmt: skip
+        if self.embeddings is None:  # after a training round: the item tower changed
+            self.embeddings = [item_embeddings(m, self.item_features) for m in self.members]
+        probs = np.stack([sigmoid(catalogue_logits(m, user_features, None, e))
+                          for m, e in zip(self.members, self.embeddings, strict=True)])  # fmt: skip
         mean = probs.mean(0)
-        greedy = np.argsort(-mean, axis=1)[:, :k]
+        top = np.argpartition(-mean, k - 1, axis=1)[:, :k]  # the k best, unordered: O(N)
+        greedy = np.take_along_axis(top, np.argsort(-np.take_along_axis(mean, top, 1), 1), 1)
         explore = rng.random(greedy.shape) < self.epsilon
         slates = greedy.copy()
         for u in np.nonzero(explore.any(1))[0]:
             kept = set(greedy[u][~explore[u]].tolist())
-            pool = np.array([i for i in range(mean.shape[1]) if i not in kept])
-            slates[u][explore[u]] = rng.choice(pool, explore[u].sum(), replace=False)
+            # distinct uniform draws from the items not kept: k + (exploring) distinct draws
+            # from all N, the first `exploring` of them that are not kept
+            draws = rng.choice(mean.shape[1], k + explore[u].sum(), replace=False)
+            fresh = [i for i in draws.tolist() if i not in kept][: explore[u].sum()]
+            slates[u][explore[u]] = fresh
         return slates
 
     def update(self, rng, step, user_features, slates, clicks):
@@ -222,6 +236,7 @@ class NeuralEpsilonGreedy:
                                                         strict=True)):  # fmt: skip
                 _, grads = loss_and_grads(member, batch, self.item_features, batch["weights"][:, m])
                 optimizer.step(_leaves(member), _leaves(grads))
+        self.embeddings = None
 
 
 def simulate(world: LatentWorld, agent: NeuralEpsilonGreedy, steps: int, seed: int = 0) -> int:
