@@ -2,6 +2,7 @@
 the distributions of the stochastic ones (chi-square / binomial bounds at fixed seeds)."""
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -294,6 +295,33 @@ def test_epsilon_greedy_in_a_tiny_catalogue_counts_only_real_exploration():
     np.testing.assert_array_equal(explored.sum(axis=1), np.ones(users))
     outside = outside_greedy(slates, scores.mean)
     np.testing.assert_array_equal(outside, explored)
+
+
+@pytest.mark.parametrize("n_items", [6, 9])
+def test_epsilon_greedy_draws_every_ordered_sample_of_outside_items_equally_often(n_items):
+    """ε = 1, k = 3: each slate is an ordered sample without replacement of the N − k items
+    outside the greedy slate. With N = 6 all 3! orders of the 3 outside items, with N = 9 all
+    6·5·4 = 120 ordered triples, must be equally likely: χ² over 30,000 slates (a sampler that
+    favours low positions, or repeats an item, fails it)."""
+    users, k = 30000, 3
+    scores = random_scores(40, users=users, n_items=n_items)
+    slates, explored = run(
+        "epsilon_greedy", scores, random_features(41, n_items), k, key=42, epsilon=1.0
+    )
+    assert explored.all()
+    greedy = greedy_top_k(scores.mean, k)
+    # Relabel each slate by the items' positions among that user's outside items (0..N−k−1).
+    outside = np.array([[i for i in range(n_items) if i not in row] for row in greedy])
+    position = np.argmax(outside[:, None, :] == slates[:, :, None], axis=2)  # [U, k]
+    assert (np.take_along_axis(outside, position, 1) == slates).all()  # every item outside
+    pool = n_items - k
+    codes = (position * np.array([pool * pool, pool, 1])).sum(1)
+    cells = math.perm(pool, k)
+    counts = np.bincount(codes, minlength=pool**3)
+    assert np.count_nonzero(counts) == cells  # exactly the distinct ordered triples occur
+    observed = counts[counts > 0]
+    chi2 = ((observed - users / cells) ** 2 / (users / cells)).sum()
+    assert stats.chi2.sf(chi2, df=cells - 1) > 1e-4, chi2
 
 
 def test_epsilon_at_schedule_by_hand():

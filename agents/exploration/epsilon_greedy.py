@@ -3,10 +3,12 @@
 Sutton & Barto (2018), §2.2, extended to slates. Schedule:
     ε_t = max(ε_min, ε · decay^t)      (decay = 1: constant ε)
 Each slot j independently explores with probability ε_t; an exploring slot gets a uniformly
-random item outside the greedy slate (explored slots take distinct random items). Only when
-the catalogue has fewer than k + (exploring slots) items does an exploring slot fall back to
-a greedy item no other slot keeps; such a slot is not counted as explored, so
-`explore_fraction` counts only slots that really show a non-greedy item.
+random item outside the greedy slate (explored slots take distinct random items: the r-th
+exploring slot takes the r-th of k distinct items drawn uniformly, in order, from the N − k
+outside the slate, in O(k²) per user: `distinct_outside`). Only when the catalogue has fewer
+than k + (exploring slots) items does an exploring slot fall back to a greedy item no other
+slot keeps; such a slot is not counted as explored, so `explore_fraction` counts only slots
+that really show a non-greedy item.
 """
 
 import dataclasses
@@ -50,21 +52,49 @@ def epsilon_at(params: EpsilonGreedyParams, step: jax.Array) -> jax.Array:
     return jnp.maximum(params.epsilon_min, params.epsilon * params.decay ** step.astype(float))
 
 
+def distinct_outside(key: jax.Array, greedy: jax.Array, n_items: int) -> jax.Array:
+    """[U, k] ids: for each row of `greedy` [U, k], k distinct items outside it, a uniform
+    ordered sample without replacement (needs N ≥ 2k). Costs O(U·k²), not O(U·N):
+
+    the j-th draw x_j ~ U{0, …, N − k − j − 1} is the rank of an unpicked position among the
+    N − k − j left; stepping it past the earlier picks in ascending order (y ← y + 1{p ≤ y})
+    gives a position in 0..N − k − 1, and stepping that past the greedy ids in ascending
+    order gives the id of the item at that position among those outside the greedy slate."""
+    users, k = greedy.shape
+    left = n_items - k - jnp.arange(k)  # [k] positions left at each draw
+    ranks = jax.random.randint(key, (users, k), 0, left)  # [U, k]
+    positions = []
+    for j in range(k):
+        y = ranks[:, j]
+        earlier = jnp.sort(jnp.stack(positions, axis=1), axis=1) if positions else None
+        for i in range(j):
+            y = y + (earlier[:, i] <= y)
+        positions.append(y)
+    ids = jnp.stack(positions, axis=1)  # [U, k] distinct positions
+    for g in jnp.sort(greedy, axis=1).T:  # ascending greedy ids, [U] each
+        ids = ids + (g[:, None] <= ids)
+    return ids
+
+
 def select(key, scores, item_features, k, params: EpsilonGreedyParams, step):
     slot_key, item_key = jax.random.split(key)
     greedy = top_k(scores.mean, k)  # [U, k]
     explore = jax.random.uniform(slot_key, greedy.shape) < epsilon_at(params, step)
+    users, n_items = scores.mean.shape
+    rank = jnp.maximum(jnp.cumsum(explore, axis=1) - 1, 0)  # the r-th exploring slot
+    if n_items >= 2 * k:  # enough items outside the slate for every slot: no fallback
+        candidates = distinct_outside(item_key, greedy, n_items)
+        slates = jnp.where(explore, jnp.take_along_axis(candidates, rank, axis=1), greedy)
+        return slates, explore
     # Random candidates, in uniformly random order: first every item outside the greedy slate,
     # then the greedy items of the exploring slots (a fallback for tiny catalogues); never the
     # greedy items that stay in their slots.
-    users, n_items = scores.mean.shape
     rows = jnp.arange(users)[:, None]
     priority = jax.random.uniform(item_key, scores.mean.shape)  # in [0, 1): outside the slate
     priority = priority.at[rows, greedy].set(jnp.where(explore, -1.0, -2.0))
     candidates = top_k(priority, k)
     # The r-th exploring slot takes the r-th candidate: at most k − (kept) ≤ N − (kept)
     # candidates are needed, and those are all non-kept items, so the slate stays distinct.
-    rank = jnp.maximum(jnp.cumsum(explore, axis=1) - 1, 0)
     picked = jnp.take_along_axis(candidates, rank, axis=1)
     slates = jnp.where(explore, picked, greedy)
     return slates, explore & outside(slates, greedy)
