@@ -136,16 +136,19 @@ def entry_point(run_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     "overrides, stage, keys",
     [
-        (  # the state alone: refused before compiling
+        (  # the state alone: refused before compiling (the largest state: the agent's kept
+            # item embeddings, [S, heads, N, e]; 5 and 32 are also slate_size, users_per_step)
             ["seeds=4096", "env.n_items=1000000"],
             "at least",
-            "sized by seeds=4096, env.n_items=1000000",
+            "carry.agent_state.item_embeddings, sized by seeds=4096, env.slate_size=5, "
+            "agent.n_heads=5, env.n_items=1000000",
         ),
-        (  # the case: a [users, items] intermediate of 2.9 TiB, found once compiled
+        (  # the case, found once compiled: the [arriving users, items] intermediates
+            # (554 GiB; it was the population's [users, items] before that was blocked)
             ["agent=random", "env.n_items=1000000", "env.users_per_step=4096",
              "env.n_users=100000"],
             "at its peak (XLA's figure",
-            "sized by seeds=8, env.n_users=100000, env.n_items=1000000",
+            "sized by seeds=8, env.users_per_step=4096, env.n_items=1000000",
         ),
     ],
 )  # fmt: skip
