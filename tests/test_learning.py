@@ -31,34 +31,32 @@ def entry_point(*overrides: str) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def rows(run_dir: Path) -> dict[str, np.ndarray]:
-    """Every metric of a run's metrics.parquet as [seeds, windows]."""
-    frame = pd.read_parquet(run_dir / "metrics.parquet").sort_values(["seed", "step"])
+def rows(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Every metric of one configuration's rows of a metrics.parquet as [seeds, windows]."""
+    frame = frame.sort_values(["seed", "step"])
     windows = frame["step"].nunique()
     assert len(frame) == SEEDS * windows
     return {
         name: frame[name].to_numpy().reshape(SEEDS, windows)
         for name in frame.columns
-        if name not in ("seed", "step")
+        if name not in ("seed", "step", "exploration")
     }
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """The default experiment (default env and horizon) with the neural agent and each
-    strategy, one multirun, and with the random recommender: rows [seeds, windows]."""
+    strategy, all in one program (the strategy axis; each strategy's slates are those it
+    shows alone: tests/test_strategy_axis.py), and with the random recommender: rows
+    [seeds, windows]."""
     base = tmp_path_factory.mktemp("learning")
-    entry_point("--multirun", "agent=neural", f"exploration={','.join(STRATEGIES)}",
-                f"hydra.sweep.dir={base / 'sweep'}")  # fmt: skip
+    entry_point("agent=neural", f"grid.exploration.name=[{','.join(STRATEGIES)}]",
+                f"hydra.run.dir={base / 'strategies'}")  # fmt: skip
     entry_point("agent=random", f"hydra.run.dir={base / 'random'}")
-    results = {}
-    for job in sorted((base / "sweep").iterdir()):
-        if job.is_dir() and job.name.isdigit():
-            overrides = (job / ".hydra" / "overrides.yaml").read_text()
-            (name,) = [s for s in STRATEGIES if f"exploration={s}\n" in overrides]
-            results[name] = rows(job)
-    assert sorted(results) == sorted(STRATEGIES)
-    results["random_agent"] = rows(base / "random")
+    frame = pd.read_parquet(base / "strategies" / "metrics.parquet")
+    assert list(dict.fromkeys(frame["exploration"])) == STRATEGIES
+    results = {name: rows(part) for name, part in frame.groupby("exploration")}
+    results["random_agent"] = rows(pd.read_parquet(base / "random" / "metrics.parquet"))
     return results
 
 
