@@ -226,6 +226,13 @@ def main(argv=None) -> dict:
         growth.append(dict(axis="n_items", value=n_items, loop_ips=ips, reference_ips=ref_ips,
                            ratio=ips / ref_ips, compile_s=compile_seconds, loop_gflops=gflops,
                            loop_peak_pct=100 * gflops / peak["gflops"]))  # fmt: skip
+    for width in [] if quick else [32, 64, 128, 256]:
+        ips, compile_seconds = time_loop(32, 16, steps, repeats, hidden=(width,))
+        # (reference not repeated per width: the batch table gives the ratio at the default)
+        gflops = ips * flops_per_step(32, hidden=(width,)) / 32 / 1e9
+        share = 100 * gflops / peak["gflops"]
+        growth.append(dict(axis="hidden", value=width, loop_ips=ips, compile_s=compile_seconds,
+                           loop_gflops=gflops, loop_peak_pct=share))  # fmt: skip
     report = {
         "date": time.strftime("%Y-%m-%d"),
         "quick": quick,
