@@ -10,7 +10,6 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jax
 import jax.numpy as jnp
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -185,19 +184,6 @@ def build_grid(config: RunConfig, env, agent) -> tuple[list[dict[str, Any]], lis
     return points, params, agent
 
 
-def strategy_groups(points: list[dict[str, Any]], params: loop.SimParams) -> dict[str, Any]:
-    """`loop.Simulation`'s grouping when the strategy axis is the only grid axis: one group
-    per strategy (the simulations are grid-point major), the strategy index unbatched in each,
-    so every simulation computes its own strategy only (not all of them, as a switch does
-    under one vmap: measured 1.7× the running time of separate runs for 8 strategies)."""
-    if list(points[0]) != [gridlib.STRATEGY_AXIS] or len(points) < 2:
-        return {}
-    axes = jax.tree.map(lambda _: 0, params)
-    exploration = axes.agent.exploration.replace(which=None)
-    return {"groups": len(points), "group_axes": axes._replace(
-        agent=axes.agent.replace(exploration=exploration))}  # fmt: skip
-
-
 def switched_strategies(config: RunConfig, spec, names: list[Any]) -> tuple[Any, tuple]:
     """(`switch` of the strategies `names`, their params in that order). The strategy the
     config selects (`exploration=…`) takes the config's knobs; the others their defaults (the
@@ -243,7 +229,6 @@ def build_experiment(cfg: DictConfig) -> "Experiment":
         log_every=config.log_every,
         windows_per_chunk=loop.windows_per_chunk(n_windows),
         record=interactions.record if config.log.interactions else None,
-        **strategy_groups(points, params[0]),
     )
     n_chunks = n_windows // simulation.windows_per_chunk
     steps_per_chunk = simulation.windows_per_chunk * config.log_every

@@ -42,8 +42,6 @@ def test_one_program_shows_each_strategy_the_slates_it_shows_alone():
     together = experiment(f"grid.exploration.name=[{','.join(STRATEGIES)}]")
     assert [point["exploration"] for point in together.grid] == STRATEGIES
     assert together.simulation_seeds() == [0, 1] * len(STRATEGIES)
-    # one group of simulations per strategy, each running its own branch only
-    assert together.simulation.groups == len(STRATEGIES)
     result = run(together)
     assert result.compiles == {"init": 1, "chunk": 1, "run": 0}  # one program for all
     seeds = len(together.seeds)
@@ -73,7 +71,6 @@ def test_the_selected_strategy_keeps_its_knobs_and_the_others_their_defaults():
 def test_it_combines_with_numeric_axes_of_other_groups():
     exp = experiment("grid.exploration.name=[greedy,ucb]", "grid.agent.learning_rate=[0.01,0.1]")
     assert len(exp.grid) == 4 and exp.n_simulations == 8
-    assert exp.simulation.groups == 1  # strategies interleaved with other points: one vmap
     # axes in group order (env, agent, exploration), the last varying fastest
     np.testing.assert_array_equal(exp.params.agent.exploration.which, [0, 1, 0, 1])
     np.testing.assert_allclose(exp.params.agent.learning_rate, [0.01, 0.01, 0.1, 0.1])

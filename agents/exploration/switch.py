@@ -1,11 +1,10 @@
 """Several strategies in one compiled program: the strategy is a traced index.
 
 `switch(strategies)` is a strategy whose params hold an index `which` and the params of every
-listed strategy; `select` runs the `which`-th one (`lax.switch`). So one program serves a whole
-strategy comparison (`grid.exploration.name=[greedy,ucb,…]`) with one compile. Under `vmap`
-over simulations with different indices every branch would be computed and the chosen one
-kept; the loop therefore runs such a comparison group by group (`loop.Simulation.groups`), the
-index unbatched within a group, so each simulation computes its own strategy only.
+listed strategy; `select` runs the `which`-th one (`lax.switch`). Under `vmap` over
+simulations with different indices every branch is computed and the chosen one kept, so one
+program serves a whole strategy comparison (`grid.exploration.name=[greedy,ucb,…]`) with one
+compile, at the cost of computing every listed strategy at every step.
 
 Given the same key, scores and params, the chosen branch computes exactly what the strategy
 computes alone, so a simulation of the switch shows the same slates as the same seed run with

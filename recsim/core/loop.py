@@ -78,14 +78,6 @@ class Simulation:
     # a pytree), e.g. the interaction log or off-policy terms; the chunk returns it per step.
     # Its key is its own (folded from the agent's stream): it changes no other draw.
     record: Callable[[jax.Array, Transition, SimParams], PyTree] | None = None
-    # Simulations in `groups` contiguous groups of equal size whose params agree on the leaves
-    # that `group_axes` (a SimParams-shaped tree of 0 / None) marks None: each group's step is
-    # vmapped over its own simulations with those leaves unbatched, one group after another
-    # (`lax.map`). A `lax.switch` on such a leaf (e.g. the strategy index of
-    # `agents.exploration.switch`) then runs only its own branch, not every branch for every
-    # simulation. 1: one vmap over all simulations.
-    groups: int = 1
-    group_axes: PyTree = None
 
     def init(self, master: jax.Array, seed: jax.Array, params: SimParams) -> SimCarry:
         """Initial carry of the simulation with seed number `seed` (one simulation)."""
@@ -144,23 +136,6 @@ class Simulation:
         )  # fmt: skip
         return carry._replace(totals=totals), window, record
 
-    def grouped(self, carry, window, params, t, reference):
-        """`step` of every simulation, group by group (see `groups`); leading axes [S]."""
-        groups, axes = self.groups, self.group_axes
-        unbatched = lambda axis: axis is None  # noqa: E731
-        split = lambda x: x.reshape(groups, x.shape[0] // groups, *x.shape[1:])  # noqa: E731
-        step = jax.vmap(self.step, in_axes=(0, 0, axes, None, 0))
-
-        def one_group(args):
-            carry, window, params, reference = args
-            params = jax.tree.map(  # the shared leaves, unbatched: the group's first value
-                lambda axis, x: x if axis is not None else x[0], axes, params, is_leaf=unbatched
-            )
-            return step(carry, window, params, t, reference)
-
-        out = jax.lax.map(one_group, jax.tree.map(split, (carry, window, params, reference)))
-        return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), out)
-
     def chunk(
         self, carry: SimCarry, params: SimParams, t: jax.Array
     ) -> tuple[SimCarry, dict[str, jax.Array], PyTree]:
@@ -176,9 +151,7 @@ class Simulation:
           of every step, leaves [S, steps of the chunk, ...] (None without `record`).
         """
         n_sims = jax.tree.leaves(carry.keys)[0].shape[0]
-        step_all = (
-            jax.vmap(self.step, in_axes=(0, 0, 0, None, 0)) if self.groups == 1 else self.grouped
-        )
+        step_all = jax.vmap(self.step, in_axes=(0, 0, 0, None, 0))
         row_all = jax.vmap(functools.partial(tracking.row, n_users=self.env.spec.n_users))
         population_all = jax.vmap(self.env.population_attraction)
         homogeneity_all = jax.vmap(self.env.user_homogeneity)
