@@ -150,10 +150,8 @@ class LatentEnv:
         def blocks(x):  # [N, ...] -> [N / block, block, ...], zero-padded
             return jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1)).reshape(-1, block, *x.shape[1:])
 
-        def one_block(items):
-            vecs, bias, topics = items
-            affinity = state.user_vecs @ vecs.T  # [M, block]
-            return weights @ _attraction(affinity, bias, state.boredom[:, topics], params)
+        def one_block(items):  # [M, block] attractions, weighted
+            return weights @ _table(state.user_vecs, state.boredom, *items, params)
 
         items = (blocks(state.item_vecs), blocks(state.item_bias), blocks(state.item_topics))
         return jax.lax.map(one_block, items).reshape(-1)[:n_items]
@@ -167,9 +165,8 @@ class LatentEnv:
         return (jnp.sum(total**2) - m) / pairs
 
     def _catalogue_attraction(self, state: LatentState, user_ids, params) -> jax.Array:
-        affinity = state.user_vecs[user_ids] @ state.item_vecs.T  # [U, N]
-        exposure = state.boredom[user_ids][:, state.item_topics]  # [U, N]
-        return _attraction(affinity, state.item_bias, exposure, params)
+        return _table(state.user_vecs[user_ids], state.boredom[user_ids], state.item_vecs,
+                      state.item_bias, state.item_topics, params)  # fmt: skip
 
     def step(
         self,
@@ -247,6 +244,13 @@ class LatentEnv:
 
 POPULATION_BLOCK = 4096
 """Items per block of `population_attraction`."""
+
+
+def _table(user_vecs, boredom, item_vecs, item_bias, item_topics, params) -> jax.Array:
+    """Attraction of every listed item for every listed user: [U, d], [U, T] x [N, d], [N],
+    [N] -> [U, N]."""
+    exposure = boredom[:, item_topics]  # [U, N]
+    return _attraction(user_vecs @ item_vecs.T, item_bias, exposure, params)
 
 
 def _attraction(affinity, bias, exposure, params: LatentParams) -> jax.Array:

@@ -79,9 +79,8 @@ def flops_per_step(users_per_step=32, n_items=200, hidden=(64,), log_every=LOG_E
     user_tower = mlp_macs([spec.user_feature_dim, *hidden, e])
     users, items, batch = spec.users_per_step, spec.n_items, agent.batch_size
     act = heads * (users * user_tower + users * items * e)
-    refreshes = 1 / agent.update_every + 1 / max(spec.item_change_every, 1) * (
-        spec.item_change_every > 0
-    )
+    churns = 1 / spec.item_change_every if spec.item_change_every > 0 else 0.0
+    refreshes = 1 / agent.update_every + churns
     embed = heads * items * item_tower * (refreshes if agent.item_cache else 1.0)
     train = 3 * heads * (batch * item_tower + batch * user_tower + batch * e)
     train *= agent.n_updates / agent.update_every
@@ -124,15 +123,20 @@ def memory_needed_bytes(users_per_step=32, n_items=200, sims=1) -> float:
         + 2 * spec.n_users * block
         + n_items * (env.latent_dim + spec.item_feature_dim + 4)
     )
-    consumed = min(spec.n_users, tracking.TRACKED_USERS) * n_items  # bool  # fmt: skip
+    consumed = min(spec.n_users, tracking.TRACKED_USERS) * n_items  # bool: 1 byte each
     return sims * (4 * floats + consumed)
+
+
+def device_memory_stats() -> dict:
+    """The first device's memory statistics ({} where the backend keeps none, e.g. CPU)."""
+    device = jax.devices()[0]
+    return (device.memory_stats() if hasattr(device, "memory_stats") else None) or {}
 
 
 def available_memory_bytes() -> float:
     """The device's memory limit (GPU), or this machine's physical memory (CPU)."""
-    device = jax.devices()[0]
-    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
-    if stats and "bytes_limit" in stats:
+    stats = device_memory_stats()
+    if "bytes_limit" in stats:
         return float(stats["bytes_limit"])
     return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
@@ -167,9 +171,8 @@ def time_reference(users_per_step, steps, **sizes):
 
 
 def peak_memory_mb() -> float:
-    device = jax.devices()[0]
-    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
-    if stats and "peak_bytes_in_use" in stats:
+    stats = device_memory_stats()
+    if "peak_bytes_in_use" in stats:
         return stats["peak_bytes_in_use"] / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
