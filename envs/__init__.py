@@ -7,10 +7,18 @@ A new environment is one module (config with `name` defaulting to its name, env 
 `make`), one `Entry.of` line below and one YAML in `conf/env/`.
 """
 
-from envs import latent
+from envs import kuairec, latent, movielens
 from envs.latent_config import LatentConfig
+from envs.table_config import KuaiRecConfig, MovieLensConfig
 from recsim.core.registry import Entry, Registry
 
-REGISTRY = Registry("env", [Entry.of(LatentConfig, latent.make)])
+REGISTRY = Registry(
+    "env",
+    [
+        Entry.of(LatentConfig, latent.make),
+        Entry.of(MovieLensConfig, movielens.make),
+        Entry.of(KuaiRecConfig, kuairec.make),
+    ],
+)
 
 __all__ = ["REGISTRY"]

@@ -13,12 +13,10 @@ import dataclasses
 import itertools
 from typing import Any
 
-import jax
-import jax.numpy as jnp
-
 import agents
 import envs
 from agents import exploration as explorations
+from recsim.core import shared
 from recsim.core.validation import ConfigError
 
 REGISTRIES = {"env": envs.REGISTRY, "agent": agents.REGISTRY, "exploration": explorations.REGISTRY}
@@ -120,5 +118,6 @@ def structure_error(path: str, values: list[Any], reason: str) -> ConfigError:
 
 
 def stack(trees: list[Any]) -> Any:
-    """Stacks pytrees of identical structure along a new leading axis."""
-    return jax.tree.map(lambda *leaves: jnp.stack([jnp.asarray(x) for x in leaves]), *trees)
+    """Stacks pytrees of identical structure along a new leading axis (world data once:
+    `recsim.core.shared.stack`)."""
+    return shared.stack(trees)

@@ -17,8 +17,12 @@ def normalize(x: jax.Array) -> jax.Array:
     return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
-def drift(users: jax.Array, shown: jax.Array, clicks: jax.Array, rate: jax.Array) -> jax.Array:
-    """Drifted hidden vectors of the visiting users.
+def drift(
+    users: jax.Array, shown: jax.Array, clicks: jax.Array, rate: jax.Array, unit: bool = True
+) -> jax.Array:
+    """Drifted hidden vectors of the visiting users. With `unit=False` (preference vectors of
+    any length, e.g. a rating model's user factors p_u) the step is not renormalised:
+    p ← p + η (q̄ − p).
 
     Args:
       users: [U, d] unit hidden preferences.
@@ -31,5 +35,6 @@ def drift(users: jax.Array, shown: jax.Array, clicks: jax.Array, rate: jax.Array
     """
     n_clicks = jnp.sum(clicks, axis=1, keepdims=True)  # [U, 1]
     clicked_mean = jnp.einsum("uk,ukd->ud", clicks, shown) / jnp.maximum(n_clicks, 1)
-    drifted = normalize(users + rate * (clicked_mean - users))
+    drifted = users + rate * (clicked_mean - users)
+    drifted = normalize(drifted) if unit else drifted
     return jnp.where(n_clicks > 0, drifted, users)

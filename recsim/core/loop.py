@@ -33,7 +33,7 @@ from jax import monitoring
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from recsim.core import keys as keylib
-from recsim.core import memory, tracking
+from recsim.core import memory, shared, tracking
 from recsim.core.contracts import Agent, Env
 from recsim.core.types import Transition
 
@@ -151,10 +151,11 @@ class Simulation:
           of every step, leaves [S, steps of the chunk, ...] (None without `record`).
         """
         n_sims = jax.tree.leaves(carry.keys)[0].shape[0]
-        step_all = jax.vmap(self.step, in_axes=(0, 0, 0, None, 0))
+        env_axes = shared.axes(params.env)  # world data (`SharedData`) is not batched
+        step_all = jax.vmap(self.step, in_axes=(0, 0, shared.axes(params), None, 0))
         row_all = jax.vmap(functools.partial(tracking.row, n_users=self.env.spec.n_users))
-        population_all = jax.vmap(self.env.population_attraction)
-        homogeneity_all = jax.vmap(self.env.user_homogeneity)
+        population_all = jax.vmap(self.env.population_attraction, in_axes=(0, env_axes))
+        homogeneity_all = jax.vmap(self.env.user_homogeneity, in_axes=(0, env_axes))
 
         def one_window(state, _):
             def one_step(state, _):
@@ -261,8 +262,9 @@ def windows_per_chunk(n_windows: int, max_chunks: int = 20) -> int:
 
 
 def batch_params(params: SimParams, n_sims: int) -> SimParams:
-    """Broadcasts unbatched params to a leading simulation axis."""
-    return jax.tree.map(lambda x: jnp.broadcast_to(x, (n_sims, *jnp.shape(x))), params)
+    """Broadcasts unbatched params to a leading simulation axis (world data, `SharedData`,
+    stays unbatched: held once)."""
+    return shared.map_batched(lambda x: jnp.broadcast_to(x, (n_sims, *jnp.shape(x))), params)
 
 
 @dataclasses.dataclass
@@ -362,10 +364,18 @@ def compile_run(
     master = jax.random.key(master_seed)
     sharding = simulation_sharding(n_sims)
     if sharding is not None:  # the vmap axis is split over devices; XLA partitions the rest
-        seed_ids, params = jax.device_put((seed_ids, params), sharding)
+        replicated = NamedSharding(sharding.mesh, PartitionSpec())
+        seed_ids = jax.device_put(seed_ids, sharding)
+        params = jax.tree.map(
+            lambda x: jax.device_put(x, replicated if shared.is_shared(x) else sharding),
+            params,
+            is_leaf=shared.is_shared,
+        )
     t = jnp.int32(0)  # made here: converting it is an XLA compilation of its own
     start = time.perf_counter()
-    init_all = jax.jit(jax.vmap(simulation.init, in_axes=(None, 0, 0)), out_shardings=sharding)
+    init_all = jax.jit(
+        jax.vmap(simulation.init, in_axes=(None, 0, shared.axes(params))), out_shardings=sharding
+    )
     devices = 1 if sharding is None else len(sharding.mesh.devices)
     with count_compiles() as init_counts:
         traced_init = init_all.trace(master, seed_ids, params)

@@ -14,7 +14,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from recsim import figures
-from recsim.core import loop
+from recsim.core import loop, shared
 from recsim.core.metric_table import METRIC_NAMES, MODEL_METRICS
 from recsim.runs import (
     checkpoint,
@@ -49,7 +49,8 @@ class Experiment:
 
     def batched_params(self) -> loop.SimParams:
         """[G·S, ...]: grid point g's params repeated for each of its S seeds (g major)."""
-        return jax.tree.map(lambda x: jnp.repeat(x, len(self.seeds), axis=0), self.params)
+        repeat = lambda x: jnp.repeat(x, len(self.seeds), axis=0)  # noqa: E731
+        return shared.map_batched(repeat, self.params)  # world data stays unbatched
 
     def simulation_seeds(self) -> list[int]:
         """The seed number of each simulation, [G·S] (g major): CRN across grid points."""
