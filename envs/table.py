@@ -177,7 +177,10 @@ class TableEnv:
         data = params.data.arrays
         rows = state.user_row[slots]
         if self.tabular:
-            return data.table[rows[:, None], items]
+            table = data.table[rows]  # [U, N₀] the users' rows
+            if items.shape[0] == 1:
+                return table[:, items[0]]
+            return jnp.take_along_axis(table, items, axis=1)
         profile = state.user_profile[slots]  # [U, r]
         if items.shape[0] == 1:  # one list for every user: a matrix product
             affinity = profile @ data.item_profile[items[0]].T
@@ -196,11 +199,17 @@ class TableEnv:
 
     def population_attraction(self, state: TableState, params: TableParams) -> jax.Array:
         """Attraction of every catalogue item averaged over all slots, each weighted by its
-        arrival weight: [N] (M × N at once: the data's tables are small)."""
-        data = params.data.arrays
-        slots = jnp.arange(self.n_data_users)
-        weights = jax.nn.softmax(data.activity)
-        return weights @ self._attraction(state, slots, state.catalogue[None, :], params)
+        arrival weight: [N]. Summed over blocks of `USER_BLOCK` slots, so it holds
+        block × N attractions at a time, not M × N (per simulation, under vmap)."""
+        weights = jax.nn.softmax(params.data.arrays.activity)
+        items = state.catalogue[None, :]
+
+        def block(slots, valid):
+            return jnp.where(valid, weights[slots], 0.0) @ self._attraction(
+                state, slots, items, params
+            )
+
+        return self._sum_over_slots(block)
 
     def user_homogeneity(self, state: TableState, params: TableParams) -> jax.Array:
         """Mean pairwise cosine similarity, over slot pairs m ≠ m', of the users' hidden
@@ -208,11 +217,23 @@ class TableEnv:
         overall generosity does not count, only which items the user prefers):
         `(‖Σ_m z_m‖² − M) / (M (M − 1))`, z_m = unit(x_{m,·} − mean_j x_{m,j}): []."""
         all_items = jnp.arange(self.n_data_items)[None, :]
-        slots = jnp.arange(self.n_data_users)
-        x = self._score(state, slots, all_items, params)
-        z = drift.normalize(x - jnp.mean(x, axis=1, keepdims=True))
+
+        def block(slots, valid):  # Σ over the block's valid slots of z_m: [N₀]
+            x = self._score(state, slots, all_items, params)
+            z = drift.normalize(x - jnp.mean(x, axis=1, keepdims=True))
+            return jnp.sum(jnp.where(valid[:, None], z, 0.0), axis=0)
+
         m = self.n_data_users
-        return (jnp.sum(jnp.sum(z, axis=0) ** 2) - m) / float(m * max(m - 1, 1))
+        return (jnp.sum(self._sum_over_slots(block) ** 2) - m) / float(m * max(m - 1, 1))
+
+    def _sum_over_slots(self, block_fn) -> jax.Array:
+        """Σ over blocks of `USER_BLOCK` slots of `block_fn(slots [B], valid [B])` (the last
+        block padded with repeats of the last slot, marked invalid)."""
+        m = self.n_data_users
+        size = min(USER_BLOCK, m)
+        padded = jnp.arange(-(-m // size) * size).reshape(-1, size)
+        parts = jax.lax.map(lambda s: block_fn(jnp.minimum(s, m - 1), s < m), padded)
+        return jnp.sum(parts, axis=0)
 
     def step(self, key, state: TableState, obs: Observation, slates, params: TableParams):
         click_key, churn_key, user_key = jax.random.split(key, 3)
@@ -280,6 +301,9 @@ class TableEnv:
             item_born=jnp.where(retire, state.clock + 1, state.item_born),
         )
 
+
+USER_BLOCK = 64
+"""Slots per block of the population-wide sums (population attraction, homogeneity)."""
 
 TRACED = (
     "click_slope", "click_centre", "user_feature_noise", "item_feature_noise", "drift_rate",

@@ -19,7 +19,7 @@ import envs
 from agents import exploration as explorations
 from agents.exploration import switch
 from experiments import grid as gridlib
-from recsim.core import loop
+from recsim.core import loop, shared
 from recsim.core.validation import ConfigError, check_int
 from recsim.runs import interactions
 
@@ -163,10 +163,15 @@ def build_grid(config: RunConfig, env, agent) -> tuple[list[dict[str, Any]], lis
                 f"grid.{path} with grid.{gridlib.STRATEGY_AXIS}: on the strategy axis each "
                 f"strategy keeps its configured knobs; sweep {path} with --multirun"
             )
+        data = shared.digests(build_point(config)[1])
         for value in values:
-            point_env, _, point_agent, _ = build_point(gridlib.apply(config, {path: value}))
+            point_env, env_params, point_agent, _ = build_point(
+                gridlib.apply(config, {path: value})
+            )
             if point_env != env or point_agent != agent:
                 raise gridlib.structure_error(path, values, "changes shapes or code")
+            if shared.digests(env_params) != data:
+                raise gridlib.structure_error(path, values, "changes the world data")
     names = dict(axes).get(gridlib.STRATEGY_AXIS)
     strategies = None if names is None else switched_strategies(config, env.spec, names)
     points = gridlib.points(axes) or [{}]

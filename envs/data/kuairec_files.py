@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from envs.data.movielens_files import one_line
 from recsim.core.validation import ConfigError
 
 SOURCE = "https://kuairec.com/ (KuaiRec.zip, its data/ folder)"
@@ -53,7 +54,7 @@ def load(data_dir: str, key: str = "env.data_dir") -> KuaiRec:
         feats = pd.read_csv(paths[1], usecols=["video_id", "feat"])
         listed = feats["feat"].map(ast.literal_eval)
     except (ValueError, KeyError, SyntaxError, pd.errors.ParserError) as error:
-        raise ConfigError(f"{key}={data_dir!r}: cannot parse {root}: {error}") from None
+        raise ConfigError(f"{key}={data_dir!r}: cannot parse {root}: {one_line(error)}") from None
     ratio = matrix["watch_ratio"].to_numpy(np.float64)
     if not (np.isfinite(ratio) & (ratio >= 0)).all():
         raise wrong("watch_ratio has negative or non-finite values")

@@ -54,6 +54,11 @@ class MovieLens(NamedTuple):
     digest: str  # sha256 of the three files' bytes
 
 
+def one_line(error: Exception) -> str:
+    """A parser's message on one line (pandas' may span several)."""
+    return " ".join(str(error).split())
+
+
 def missing_message(key: str, data_dir: str) -> str:
     return (
         f"{key}={data_dir!r} holds no MovieLens-100K (want {', '.join(OFFICIAL)} or "
@@ -78,7 +83,7 @@ def load(data_dir: str, key: str = "env.data_dir") -> MovieLens:
     try:
         ratings, users, items = read(*paths)
     except (ValueError, KeyError, IndexError, pd.errors.ParserError) as error:
-        raise ConfigError(f"{key}={data_dir!r}: cannot parse {root}: {error}") from None
+        raise ConfigError(f"{key}={data_dir!r}: cannot parse {root}: {one_line(error)}") from None
     return _validated(ratings, users, items, digest.hexdigest(), root)
 
 

@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from recsim.core.validation import ConfigError
+
 PyTree = Any
 
 
@@ -49,11 +51,20 @@ def stack(trees: list[PyTree]) -> PyTree:
         if is_shared(nodes[0]):
             digests = {node.digest for node in nodes}
             if len(digests) > 1:
-                raise ValueError(f"grid points hold different world data: {sorted(digests)}")
+                raise ConfigError(
+                    "the grid's points hold different world data (a grid axis changes the data "
+                    "or its fit): an in-graph grid can only sweep traced numbers; sweep it "
+                    "with --multirun instead"
+                )
             return nodes[0]
         return jnp.stack([jnp.asarray(x) for x in nodes])
 
     return jax.tree.map(one, *trees, is_leaf=is_shared)
+
+
+def digests(tree: PyTree) -> list[str]:
+    """The digests of the `SharedData` in `tree`, in tree order."""
+    return [node.digest for node in jax.tree.leaves(tree, is_leaf=is_shared) if is_shared(node)]
 
 
 def nbytes(tree: PyTree) -> int:
