@@ -97,6 +97,22 @@ def at_step(obs, step):
     return obs.replace(step=jnp.int32(step), item_age=jnp.full_like(obs.item_age, step))
 
 
+@pytest.fixture(scope="session")
+def data_overrides(tmp_path_factory):
+    """env name -> the overrides that give a real-data world its data: synthetic files in the
+    data's exact format (`tests/real_data_files.py`) and a fit cache of the session."""
+    from tests import real_data_files as files
+
+    root = tmp_path_factory.mktemp("data")
+    movielens = files.write_official(root / "ml-100k", files.planted_movielens())
+    return {
+        "latent": (),
+        "movielens": (f"env.data_dir={movielens}", f"env.fit_cache={root / 'fits'}",
+                      "env.epochs=20"),
+        "kuairec": (f"env.data_dir={files.write_kuairec(root / 'kuairec')}",),
+    }  # fmt: skip
+
+
 def subprocess_env(**extra: str) -> dict[str, str]:
     """The environment of a test's subprocess: the CPU backend, and this run's compilation cache
     (JAX reads `JAX_COMPILATION_CACHE_DIR`; `experiments.run` replaces it with its

@@ -24,14 +24,22 @@ def test_the_scenarios_of_the_world_issue_exist():
     assert set(SCENARIOS) <= set(PRESETS)
 
 
+DATA_WORLDS = {"movielens_exploration": "movielens"}
+"""The presets on a real-data world (they are given its data: `data_overrides`)."""
+
+
 @pytest.mark.parametrize("preset", PRESETS)
-def test_every_preset_builds_with_every_agent_of_its_sweep(preset):
+def test_every_preset_builds_with_every_agent_of_its_sweep(preset, data_overrides):
     """Each agent of the sweep once (with the first strategy), and every strategy with the
     first agent: every config the sweep composes passes through one of these (the entry point
     also pre-validates every job before a sweep runs)."""
     jobs = sweep_jobs(preset)
+    data = data_overrides[DATA_WORLDS.get(preset, "latent")]
     if jobs == [[]]:  # a single run (e.g. an in-graph grid)
-        build_experiment(composed(f"+experiment={preset}"))
+        experiment = build_experiment(composed(f"+experiment={preset}", *data))
+        if preset in DATA_WORLDS:
+            assert experiment.config["env"]["name"] == DATA_WORLDS[preset]
+            assert len(experiment.grid) == 8 and len(experiment.seeds) == 16
         return
     firsts = {job[0] for job in jobs}
     chosen = [next(job for job in jobs if job[0] == first) for first in sorted(firsts)]

@@ -20,8 +20,10 @@ ALL_DYNAMICS = dict(  # every world mechanism on at once (one compile; each is o
 )
 
 
-def test_there_is_one_env_and_its_cases_cover_every_response_model():
-    assert envs.REGISTRY.names() == ("latent",)  # a new env adds its own cases below
+def test_every_env_has_its_cases_and_they_cover_every_response_model():
+    # latent's cases are below; the real-data worlds' (they need data files) are in
+    # tests/test_real_worlds.py: every response model, every dynamics at once
+    assert envs.REGISTRY.names() == ("latent", "movielens", "kuairec")
     assert len(RESPONSE_MODELS) == 4
 
 

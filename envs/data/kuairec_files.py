@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from envs.data.movielens_files import one_line
 from recsim.core.validation import ConfigError
@@ -38,6 +37,8 @@ def missing_message(key: str, data_dir: str) -> str:
 
 
 def load(data_dir: str, key: str = "env.data_dir") -> KuaiRec:
+    import pandas as pd  # here: a usage error of `experiments.run` must not wait for it
+
     root = Path(data_dir).expanduser()
     paths = [root / name for name in FILES]
     if not data_dir or not all(path.is_file() for path in paths):

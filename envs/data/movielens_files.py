@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from recsim.core.validation import ConfigError
 
@@ -69,6 +68,8 @@ def missing_message(key: str, data_dir: str) -> str:
 
 def load(data_dir: str, key: str = "env.data_dir") -> MovieLens:
     """The validated data in `data_dir` (`key` names the config key in errors)."""
+    import pandas as pd  # here: a usage error of `experiments.run` must not wait for it
+
     root = Path(data_dir).expanduser()
     if all((root / name).is_file() for name in OFFICIAL):
         names, read = OFFICIAL, _read_official
@@ -88,6 +89,8 @@ def load(data_dir: str, key: str = "env.data_dir") -> MovieLens:
 
 
 def _read_official(data: Path, item: Path, user: Path):
+    import pandas as pd
+
     ratings = pd.read_csv(data, sep="\t", header=None, names=["user", "item", "rating", "ts"])
     items = pd.read_csv(item, sep="|", header=None, encoding="latin-1", quoting=3)
     if items.shape[1] != 5 + len(GENRES):
@@ -102,6 +105,8 @@ def _read_official(data: Path, item: Path, user: Path):
 
 
 def _read_recbole(inter: Path, item: Path, user: Path):
+    import pandas as pd
+
     def atomic(path):  # header "name:type" -> name
         frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=3)
         return frame.rename(columns=lambda c: c.split(":")[0])
@@ -124,6 +129,8 @@ def _read_recbole(inter: Path, item: Path, user: Path):
 
 
 def _validated(ratings, users, items, digest: str, root: Path) -> MovieLens:
+    import pandas as pd
+
     def wrong(what: str) -> ConfigError:
         return ConfigError(f"{root}: {what}; expected MovieLens-100K as published at {SOURCE}")
 
