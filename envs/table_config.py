@@ -91,6 +91,7 @@ class KuaiRecConfig(TableConfig):
     """`env=kuairec`: KuaiRec's fully observed small matrix; x = ln(1 + watch ratio)."""
 
     name: str = "kuairec"
+    click_slope: float = 5.0  # α: w = 1 clicks 12 %, w = 0.5 3 %, w = 0 0.4 %
     click_centre: float = math.log(3.0)  # c = ln(1 + 2): a watch ratio of 2 clicks half the time
     profile_rank: int = 16  # rank of the SVD profiles behind the noisy feature projections
 

@@ -4,6 +4,7 @@ calibration against the README's equations, the dynamics, the world data held on
 whole runs. Opt-in tests read the real files where RECSIM_ML100K / RECSIM_KUAIREC point."""
 
 import dataclasses
+import json
 import math
 import os
 import shutil
@@ -222,7 +223,7 @@ def test_kuairec_attraction_is_the_documented_calibration(kuairec_dir):
     state = env.init(jax.random.key(0), params)
     obs = env.observe(jax.random.key(1), state, params)
     truth = env.truth(state, obs, params)
-    expected = sigmoid(3.0 * (x[np.asarray(obs.user_ids)] - np.log(3.0)))
+    expected = sigmoid(5.0 * (x[np.asarray(obs.user_ids)] - np.log(3.0)))
     np.testing.assert_allclose(truth.attraction, expected, rtol=2e-5, atol=1e-6)
 
 
@@ -423,6 +424,9 @@ def test_the_first_run_fits_and_the_second_reads_the_fit(ml_dirs, tmp_path):
     assert first.returncode == 0, first.stderr[-2000:]
     assert "movielens: fitted biased MF (rank 32, λ 0.15, 30 epochs)" in first.stderr
     assert "held-out RMSE" in first.stderr and (tmp_path / "a" / "metrics.parquet").is_file()
+    recorded = json.loads((tmp_path / "a" / "run.json").read_text())["world_data"]
+    digest = movielens_files.load(str(ml_dirs[1])).digest  # sha256 of the three files
+    assert len(recorded) == 1 and recorded[0].startswith(f"{digest}:mf-")
     second = subprocess.run(args + [f"hydra.run.dir={tmp_path / 'b'}"], cwd=root,
                             capture_output=True, text=True, env=subprocess_env())  # fmt: skip
     assert second.returncode == 0, second.stderr[-2000:]

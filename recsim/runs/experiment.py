@@ -146,6 +146,9 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
         "status": "completed",
         "config": experiment.config,
         "config_hash": config_hash,
+        # what identifies the world data read (`SharedData.digest`: e.g. the data files'
+        # sha256 and the fit's cache file), which the config names only by its path
+        "world_data": shared.digests(experiment.params),
         "git_sha": results.git_sha(),
         **results.environment_info(),
         "simulations": experiment.n_simulations,
