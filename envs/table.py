@@ -112,7 +112,7 @@ class TableEnv:
     item_churn_every: int
 
     def init(self, key: jax.Array, params: TableParams) -> TableState:
-        data: TableData = params.data.arrays
+        data: DeviceData = params.data.arrays
         keys = jax.random.split(key, 4)
         order = data.release_order
         n = self.spec.n_items
@@ -134,7 +134,7 @@ class TableEnv:
         )
 
     def observe(self, key: jax.Array, state: TableState, params: TableParams) -> Observation:
-        data: TableData = params.data.arrays
+        data: DeviceData = params.data.arrays
         gumbel = jax.random.gumbel(key, (self.n_data_users,))
         _, slots = jax.lax.top_k(data.activity + gumbel, self.spec.users_per_step)
         rows = state.user_row[slots]
