@@ -61,6 +61,10 @@ NOT_HASHED = ("progress", "compilation_cache", "overwrite", "baseline", "checkpo
 """Top-level keys that say how a run is done or shown, not what it computes: left out of the
 recorded config and its hash (a checkpointed or resumed run is the same result)."""
 
+NOT_HASHED_ENV = ("fit_cache",)
+"""Env keys of the same kind: where a fit is cached changes no number (`run.json`'s
+`world_data` names the fit that was read)."""
+
 
 def register_configs() -> None:
     """Stores the schemas: `run_schema`, and each group's under `schema/<group>/<name>` (out of
@@ -242,6 +246,8 @@ def build_experiment(cfg: DictConfig) -> "Experiment":
     resolved = OmegaConf.to_container(cfg, resolve=True)
     for how_not_what in NOT_HASHED:
         resolved.pop(how_not_what, None)
+    for how_not_what in NOT_HASHED_ENV:
+        resolved["env"].pop(how_not_what, None)
     resolved["grid"] = {path: values for path, values in gridlib.axes(config.grid)}
     title = f"env={config.env.name} agent={config.agent.name}"
     names = resolved["grid"].get(gridlib.STRATEGY_AXIS)

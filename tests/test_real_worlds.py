@@ -398,6 +398,8 @@ def test_a_grid_over_a_traced_knob_keeps_one_world_and_one_over_the_fit_is_refus
     conf = str(Path(__file__).resolve().parents[1] / "conf")
     with initialize_config_dir(config_dir=conf, version_base="1.3"):
         experiment = build_experiment(compose("config", base + ["grid.env.click_slope=[2,3]"]))
+        assert "fit_cache" not in experiment.config["env"]  # where, not what: not hashed
+        assert experiment.config["env"]["epochs"] == 60
         table = experiment.batched_params().env
         assert table.click_slope.shape == (6,)
         assert table.data.arrays.item_profile.shape == (1682, 32)  # no simulation axis
