@@ -15,8 +15,7 @@ import functools
 
 import numpy as np
 
-from envs.data import kuairec_files
-from envs.movielens import _stamp
+from envs.data import file_stamp, kuairec_files
 from envs.response import REGISTRY as RESPONSE_MODELS
 from envs.table import TableData, build
 from envs.table_config import KuaiRecConfig
@@ -56,7 +55,7 @@ def make(config: KuaiRecConfig):
     config.validate_fit()
     if not config.data_dir:
         raise kuairec_files.ConfigError(kuairec_files.missing_message("env.data_dir", ""))
-    data, digest = _world(config.data_dir, _stamp(config.data_dir, ("*.csv",)),
+    data, digest = _world(config.data_dir, file_stamp(config.data_dir, kuairec_files.FILES),
                           config.profile_rank)  # fmt: skip
     config.validate(len(data.user_bias), len(data.item_bias))
     return build(config, data, digest, n_groups=1, response_registry=RESPONSE_MODELS)

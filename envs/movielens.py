@@ -19,10 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.data import factorization, movielens_files
+from envs.data import factorization, file_stamp, movielens_files
 from envs.response import REGISTRY as RESPONSE_MODELS
 from envs.table import TableData, build
 from envs.table_config import MovieLensConfig
+
+FILES = ("u.*", "ml-100k.*")
+"""The files whose change makes a process read the data again (either layout)."""
 
 
 def table_data(data: movielens_files.MovieLens, factors: factorization.Factors) -> TableData:
@@ -60,16 +63,6 @@ def settings(config: MovieLensConfig) -> factorization.FitSettings:
                                      config.learning_rate, config.fit_seed)  # fmt: skip
 
 
-def _stamp(data_dir: str, patterns: tuple[str, ...] = ("u.*", "ml-100k.*")) -> tuple:
-    """What identifies the data files in a process: paths, sizes, modification times."""
-    root = Path(data_dir).expanduser().resolve()
-    return tuple(
-        (str(path), path.stat().st_size, path.stat().st_mtime_ns)
-        for pattern in patterns
-        for path in sorted(root.glob(pattern))
-    )
-
-
 @functools.lru_cache(maxsize=4)
 def _world(data_dir: str, stamp: tuple, fit: factorization.FitSettings, cache: str):
     data = movielens_files.load(data_dir)
@@ -92,7 +85,7 @@ def make(config: MovieLensConfig):
         raise movielens_files.ConfigError(
             movielens_files.missing_message("env.data_dir", config.data_dir)
         )
-    data, digest = _world(config.data_dir, _stamp(config.data_dir), settings(config),
+    data, digest = _world(config.data_dir, file_stamp(config.data_dir, FILES), settings(config),
                           str(Path(config.fit_cache).expanduser()))  # fmt: skip
     config.validate(len(data.user_bias), len(data.item_bias))
     return build(config, data, digest, n_groups=2, response_registry=RESPONSE_MODELS)

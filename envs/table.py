@@ -64,6 +64,8 @@ class TableData(NamedTuple):
 @struct.dataclass
 class TableParams:
     data: SharedData  # TableData as device arrays, held once per run
+    user_scale: jax.Array  # [] RMS of ‖p_r‖ over the data's users (p̃ = p / it)
+    item_scale: jax.Array  # [] RMS of ‖q_j‖ over the data's items
     click_slope: jax.Array
     click_centre: jax.Array
     user_feature_noise: jax.Array
@@ -112,7 +114,7 @@ class TableEnv:
     item_churn_every: int
 
     def init(self, key: jax.Array, params: TableParams) -> TableState:
-        data: DeviceData = params.data.arrays
+        data: TableData = params.data.arrays
         keys = jax.random.split(key, 4)
         order = data.release_order
         n = self.spec.n_items
@@ -134,12 +136,12 @@ class TableEnv:
         )
 
     def observe(self, key: jax.Array, state: TableState, params: TableParams) -> Observation:
-        data: DeviceData = params.data.arrays
+        data: TableData = params.data.arrays
         gumbel = jax.random.gumbel(key, (self.n_data_users,))
         _, slots = jax.lax.top_k(data.activity + gumbel, self.spec.users_per_step)
         rows = state.user_row[slots]
         projected = (
-            self._unit_user(state.user_profile[slots], params) @ state.user_projection.T
+            state.user_profile[slots] / params.user_scale @ state.user_projection.T
             + params.user_feature_noise * state.user_noise[slots]
         )
         return Observation(
@@ -150,14 +152,11 @@ class TableEnv:
             item_age=state.clock - state.item_born,
         )
 
-    def _unit_user(self, profile, params):
-        return profile / params.data.arrays.user_scale
-
     def _item_features(self, state: TableState, params: TableParams) -> jax.Array:
         data = params.data.arrays
         items = state.catalogue
         projected = (
-            data.item_profile[items] / data.item_scale @ state.item_projection.T
+            data.item_profile[items] / params.item_scale @ state.item_projection.T
             + params.item_feature_noise * state.item_noise[items]
         )
         return jnp.concatenate([data.item_descriptors[items], projected], axis=1)
@@ -311,24 +310,6 @@ TRACED = (
 )  # fmt: skip
 
 
-class DeviceData(NamedTuple):
-    """`TableData` on the device, with the profiles' RMS row norms (for p̃, q̃)."""
-
-    user_bias: jax.Array
-    item_bias: jax.Array
-    user_profile: jax.Array
-    item_profile: jax.Array
-    table: jax.Array
-    user_descriptors: jax.Array
-    item_descriptors: jax.Array
-    user_group: jax.Array
-    item_topic: jax.Array
-    activity: jax.Array
-    release_order: jax.Array
-    user_scale: jax.Array  # [] RMS of ‖p_r‖
-    item_scale: jax.Array  # [] RMS of ‖q_j‖
-
-
 def build(config, data: TableData, digest: str, n_groups: int, response_registry):
     """(env, params) of a table world from its validated config and its data."""
     n_users, n_items = data.user_profile.shape[0], data.item_profile.shape[0]
@@ -358,10 +339,12 @@ def build(config, data: TableData, digest: str, n_groups: int, response_registry
         item_churn_every=config.item_churn_every,
     )
     rms = lambda x: np.sqrt(np.mean(np.sum(np.square(x), axis=1))) or 1.0  # noqa: E731
-    arrays = DeviceData(
-        *(jnp.asarray(x) for x in data),
+    arrays = TableData(*(jnp.asarray(x) for x in data))
+    traced = {name: jnp.asarray(getattr(config, name), jnp.float32) for name in TRACED}
+    return env, TableParams(
+        data=SharedData(arrays, digest),
         user_scale=jnp.float32(rms(data.user_profile)),
         item_scale=jnp.float32(rms(data.item_profile)),
+        **traced,
+        response=response_params,
     )
-    traced = {name: jnp.asarray(getattr(config, name), jnp.float32) for name in TRACED}
-    return env, TableParams(data=SharedData(arrays, digest), **traced, response=response_params)

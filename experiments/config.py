@@ -157,6 +157,7 @@ def build_grid(config: RunConfig, env, agent) -> tuple[list[dict[str, Any]], lis
     agent holds `switch` of the listed strategies); refuses axes that change the static
     program."""
     axes = gridlib.axes(config.grid)
+    data = shared.digests(build_point(config)[1]) if axes else []  # the world data read
     for path, values in axes:
         if path.startswith("exploration.") and not agent.explores:
             raise ConfigError(f"grid.{path}: agent={config.agent.name} does not explore")
@@ -167,7 +168,6 @@ def build_grid(config: RunConfig, env, agent) -> tuple[list[dict[str, Any]], lis
                 f"grid.{path} with grid.{gridlib.STRATEGY_AXIS}: on the strategy axis each "
                 f"strategy keeps its configured knobs; sweep {path} with --multirun"
             )
-        data = shared.digests(build_point(config)[1])
         for value in values:
             point_env, env_params, point_agent, _ = build_point(
                 gridlib.apply(config, {path: value})

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from envs.data.movielens_files import one_line
+from envs.data import one_line
 from recsim.core.validation import ConfigError
 
 SOURCE = "https://kuairec.com/ (KuaiRec.zip, its data/ folder)"

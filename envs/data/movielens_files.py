@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from envs.data import one_line
 from recsim.core.validation import ConfigError
 
 SOURCE = "https://grouplens.org/datasets/movielens/100k/"
@@ -51,11 +52,6 @@ class MovieLens(NamedTuple):
     genres: np.ndarray  # [N, 19] float32 flags, in GENRES order
     year: np.ndarray  # [N] float32 release year (the median where the file has none)
     digest: str  # sha256 of the three files' bytes
-
-
-def one_line(error: Exception) -> str:
-    """A parser's message on one line (pandas' may span several)."""
-    return " ".join(str(error).split())
 
 
 def missing_message(key: str, data_dir: str) -> str:
