@@ -235,7 +235,7 @@ def test_a_checkpoint_interval_the_run_cannot_use_is_refused(override, message):
 
 
 # Through the entry point: a run long enough to be killed between checkpoints (20 chunks).
-RUN = ["env.n_items=200", "seeds=2", "steps=2000", "log_every=50", "compilation_cache=null"]
+RUN = ["env.n_items=200", "seeds=2", "steps=1000", "log_every=25", "compilation_cache=null"]
 
 
 def entry_point(*overrides, **popen):
@@ -343,7 +343,7 @@ def test_ctrl_c_says_what_was_kept_and_its_resume_command_resumes(tmp_path, unin
     saved = checkpoint.latest(run_dir)
     line = stderr.strip().splitlines()[-1]
     prefix = (f"interrupted: {run_dir} holds no result (job.json: interrupted); kept: its "
-              f"checkpoint after step {saved.steps_done} of 2000; resume: ")  # fmt: skip
+              f"checkpoint after step {saved.steps_done} of 1000; resume: ")  # fmt: skip
     assert line.startswith(prefix), line
     command = shlex.split(line.removeprefix(prefix))
     assert command[:3] == ["python", "-m", "experiments.run"]

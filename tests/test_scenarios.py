@@ -41,8 +41,9 @@ def test_paired_difference_hand_computed():
 
 def test_cold_start_ucb_shows_new_items_more_than_greedy():
     size = ("agent=neural", "agent.item_prior=1.0", "seeds=8", "steps=1000")
-    greedy = run_preset("cold_start", *size, "exploration=greedy")
-    ucb = run_preset("cold_start", *size, "exploration=ucb")
+    # Both strategies in one program (the strategy axis: grid point-major, 8 seeds each).
+    rows = run_preset("cold_start", *size, "grid.exploration.name=[greedy,ucb]")
+    greedy, ucb = ({name: v[i * 8 : (i + 1) * 8] for name, v in rows.items()} for i in (0, 1))
     mean, half = paired_difference(
         ucb["new_item_exposure"].mean(axis=1), greedy["new_item_exposure"].mean(axis=1)
     )

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,21 @@ def multirun(sweep_dir: Path, *overrides: str, extra_env=None) -> subprocess.Com
                f"hydra.sweep.dir={sweep_dir}"]  # fmt: skip
     env = subprocess_env(**(extra_env or {}))
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def greedy_random(tmp_path_factory) -> Path:
+    """A completed two-job sweep (`exploration=greedy,random`), run once for the tests that
+    start from one; each copies it (`copy_of`)."""
+    sweep_dir = tmp_path_factory.mktemp("greedy_random")
+    result = multirun(sweep_dir, "exploration=greedy,random")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return sweep_dir
+
+
+def copy_of(sweep_dir: Path, destination: Path) -> Path:
+    shutil.copytree(sweep_dir, destination, dirs_exist_ok=True)
+    return destination
 
 
 def manifest(sweep_dir: Path) -> list[dict]:
@@ -76,9 +92,8 @@ def test_a_failing_job_is_recorded_and_the_others_are_kept(tmp_path):
     assert set(frame["agent.learning_rate"]) == {"0.003", "0.01"}
 
 
-def test_rerunning_a_sweep_runs_only_what_is_missing(tmp_path):
-    first = multirun(tmp_path, "exploration=greedy,random")
-    assert first.returncode == 0, first.stderr[-2000:]
+def test_rerunning_a_sweep_runs_only_what_is_missing(tmp_path, greedy_random):
+    copy_of(greedy_random, tmp_path)
     kept = tmp_path / "0" / "metrics.parquet"
     stamp = kept.stat().st_mtime_ns
     for path in sorted((tmp_path / "1").rglob("*"), reverse=True):  # job 1 is lost
@@ -100,8 +115,8 @@ def test_sweep_values_are_validated_before_any_job_runs(tmp_path):
     assert not any(p.is_dir() for p in tmp_path.glob("*")) if tmp_path.exists() else True
 
 
-def test_aggregate_rebuilds_from_a_partial_sweep(tmp_path):
-    assert multirun(tmp_path, "exploration=greedy,random").returncode == 0
+def test_aggregate_rebuilds_from_a_partial_sweep(tmp_path, greedy_random):
+    copy_of(greedy_random, tmp_path)
     (tmp_path / "1" / "COMPLETED").unlink()  # as if killed while writing
     (tmp_path / "sweep.parquet").unlink()
     command = [sys.executable, "-m", "experiments.aggregate", str(tmp_path)]
@@ -197,8 +212,8 @@ def test_a_sweep_over_seed_is_merged(tmp_path):
     assert set(summary["override.seed"]) == {0, 1}
 
 
-def test_a_reordered_sweep_in_the_same_dir_is_refused_untouched(tmp_path):
-    assert multirun(tmp_path, "exploration=greedy,random").returncode == 0
+def test_a_reordered_sweep_in_the_same_dir_is_refused_untouched(tmp_path, greedy_random):
+    copy_of(greedy_random, tmp_path)
     stamp = (tmp_path / "0" / "metrics.parquet").stat().st_mtime_ns
     record = (tmp_path / "0" / "job.json").read_text()
     result = multirun(tmp_path, "exploration=random,greedy")

@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from recsim.core.metric_table import METRIC_NAMES
 
@@ -93,6 +92,8 @@ def paired_stats(x: np.ndarray, baseline: np.ndarray, seed: int = 0) -> dict[str
         low = high = boot_low = boot_high = d.mean()
         reduction = float("inf") if unpaired > 0 else nan
     else:
+        from scipy import stats  # here: it costs 0.6 s to import, and few runs compare
+
         half = stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)
         low, high = d.mean() - half, d.mean() + half
         p_value = stats.ttest_rel(x, baseline).pvalue
@@ -106,6 +107,8 @@ def paired_stats(x: np.ndarray, baseline: np.ndarray, seed: int = 0) -> dict[str
 def _bootstrap(d: np.ndarray, seed: int) -> tuple[float, float]:
     """95% BCa bootstrap interval of mean(d); the percentile interval where BCa is undefined
     (a few seeds with tied values make its acceleration 0/0)."""
+    from scipy import stats
+
     for method in ("BCa", "percentile"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", (stats.DegenerateDataWarning, RuntimeWarning))
