@@ -1,5 +1,6 @@
 """`python -m experiments.run` end to end, as a user runs it (subprocess, real config)."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -55,7 +56,8 @@ def test_default_run_writes_every_result_file(default_runs):
     assert info["traces"] == 1 and info["compiles"] == {"init": 1, "chunk": 1, "run": 0}
     assert info["interactions"] == 8 * 2000 * 32
     assert info["config"]["agent"]["name"] == "popularity"
-    assert len(info["config_hash"]) == 64
+    canonical = json.dumps(info["config"], sort_keys=True, separators=(",", ":"))
+    assert info["config_hash"] == hashlib.sha256(canonical.encode()).hexdigest()
     assert {"python", "jax", "jaxlib", "flax", "optax"} <= set(info["versions"])
     assert info["backend"] == "cpu" and info["devices"]
     assert info["compile_seconds"] > 0 and info["interactions_per_second"] > 0

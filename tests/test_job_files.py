@@ -1,6 +1,8 @@
 """A job that is refused or skipped leaves every file of a completed job as it was: results,
 records and Hydra's `.hydra/` files alike (byte for byte, modification times included)."""
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +66,23 @@ def test_a_resumed_or_refused_sweep_leaves_completed_jobs_untouched(tmp_path):
     assert reordered.returncode != 0
     assert "holds the completed result of another configuration" in reordered.stderr
     assert {name: snapshot(sweep_dir / name) for name in ("0", "1")} == jobs
+
+
+def test_a_single_run_that_turns_nan_fails_in_one_line_and_leaves_only_its_record(tmp_path):
+    """A divergent learning rate makes the network's predictions NaN: exit 1, one line on
+    stderr naming the metric, the seed and the step, and nothing in the run dir but job.json
+    (status failed) and traceback.txt (issue 17 item 5)."""
+    run_dir = tmp_path / "run"
+    result = entry_point(f"hydra.run.dir={run_dir}", "agent.learning_rate=1e30")
+    assert result.returncode == 1, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error:") and "is nan" in lines[0], lines[0]
+    assert re.search(r"seed=\d+ step=\d+", lines[0]), lines[0]
+    # Beside Hydra's own files (.hydra/, its log run.log) and the run dir's lock file: the
+    # record and the traceback, no result file.
+    names = {path.name for path in run_dir.iterdir()} - {".hydra", "run.log", ".lock"}
+    assert names == {"job.json", "traceback.txt"}, names
+    record = json.loads((run_dir / "job.json").read_text())
+    assert record["status"] == "failed" and "is nan" in record["error"]
+    assert "Traceback" in (run_dir / "traceback.txt").read_text()
