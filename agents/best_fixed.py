@@ -44,6 +44,7 @@ class BestFixedAgent:
     uses_truth: ClassVar[bool] = True
     uses_population: ClassVar[bool] = True
     predicts_clicks: ClassVar[bool] = True
+    reports_uncertainty: ClassVar[bool] = False
 
     def init(self, key: jax.Array, params: tuple) -> tuple:
         return ()

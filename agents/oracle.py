@@ -29,6 +29,7 @@ class OracleAgent:
     explores: ClassVar[bool] = False
     uses_truth: ClassVar[bool] = True
     predicts_clicks: ClassVar[bool] = True
+    reports_uncertainty: ClassVar[bool] = False  # it knows a exactly
 
     def init(self, key: jax.Array, params: tuple) -> tuple:
         return ()

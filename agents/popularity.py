@@ -112,6 +112,7 @@ class PopularityAgent:
     explores: ClassVar[bool] = False
     uses_truth: ClassVar[bool] = False
     predicts_clicks: ClassVar[bool] = False  # â is one rate for everyone, not the user's
+    reports_uncertainty: ClassVar[bool] = False
 
     def init(self, key: jax.Array, params: PopularityParams) -> PopularityState:
         n, k = self.spec.n_items, self.spec.slate_size
@@ -208,6 +209,7 @@ class PopularityClicksAgent:
     explores: ClassVar[bool] = False
     uses_truth: ClassVar[bool] = False
     predicts_clicks: ClassVar[bool] = False
+    reports_uncertainty: ClassVar[bool] = False
 
     def init(self, key: jax.Array, params: tuple) -> PopularityClicksState:
         return PopularityClicksState(clicks=jnp.zeros((self.spec.n_items,), jnp.int32))

@@ -29,6 +29,7 @@ class RandomAgent:
     explores: ClassVar[bool] = False  # it is the strategy itself, with nothing to compose
     uses_truth: ClassVar[bool] = False
     predicts_clicks: ClassVar[bool] = False
+    reports_uncertainty: ClassVar[bool] = False
 
     def init(self, key: jax.Array, params: tuple) -> tuple:
         return ()

@@ -59,6 +59,7 @@ class ScoringAgent:
     explores: ClassVar[bool] = True
     uses_truth: ClassVar[bool] = False
     predicts_clicks: ClassVar[bool] = True
+    reports_uncertainty: ClassVar[bool] = True  # an ensemble's or a posterior's std
 
     spec: EnvSpec  # (dataclass fields of the subclass)
     exploration: Exploration

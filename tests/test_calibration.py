@@ -55,6 +55,7 @@ class HalfBelievingAgent:
     explores: ClassVar[bool] = False
     uses_truth: ClassVar[bool] = True
     predicts_clicks: ClassVar[bool] = True
+    reports_uncertainty: ClassVar[bool] = True
 
     def init(self, key, params):
         return ()

@@ -11,7 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsim.core.metric_table import COUNT_NAMES, METRIC_NAMES, MODEL_METRICS
+from recsim.core.metric_table import (
+    COUNT_NAMES,
+    METRIC_NAMES,
+    MODEL_METRICS,
+    UNCERTAINTY_METRICS,
+)
 from tests.conftest import production_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +73,12 @@ def test_oracle_has_zero_regret_and_full_precision_at_every_step(default_runs):
     frame = pd.read_parquet(default_runs["oracle"][0] / "metrics.parquet")
     assert (frame["regret"] == 0).all() and (frame["cum_regret"] == 0).all()
     assert (frame["precision_at_k"] == 1).all()
+    # It knows the attraction: no uncertainty to cover or correlate (not 0 or 1 by convention);
+    # its model metrics are exact.
+    info = json.loads((default_runs["oracle"][0] / "run.json").read_text())
+    assert info["not_applicable"] == list(UNCERTAINTY_METRICS)
+    assert frame[list(UNCERTAINTY_METRICS)].isna().all().all()
+    assert (frame["prediction_mae"] == 0).all() and (frame["preference_spearman"] == 1).all()
 
 
 @pytest.mark.slow

@@ -60,6 +60,7 @@ def test_derived_views():
         "prediction_mae", "preference_spearman", "greedy_ndcg", "calibration_error",
         "uncertainty_coverage", "uncertainty_error_corr",
     )  # fmt: skip
+    assert metric_table.UNCERTAINTY_METRICS == ("uncertainty_coverage", "uncertainty_error_corr")
     assert metric_table.FAMILIES["accuracy"] == ("expected_ctr", "cum_regret")
     assert metric_table.TRADEOFF_X == ("ild", "novelty", "exposure_gini")
     assert set(metric_table.SWEEP_METRICS) <= set(metric_table.METRIC_NAMES)

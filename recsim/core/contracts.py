@@ -55,11 +55,14 @@ class Agent(Protocol):
     `Truth.population_attraction`, which costs a pass over every user.
     `predicts_clicks` declares that `ActInfo.scores` are predicted click probabilities at the
     top position (so the model metrics `metric_table.MODEL_METRICS` are defined); otherwise they
-    are ranking scores only.
+    are ranking scores only. `reports_uncertainty` declares that `ActInfo.uncertainty` is the
+    agent's epistemic uncertainty (an ensemble's or a posterior's std); otherwise it is 0 by
+    convention and the uncertainty metrics (`metric_table.UNCERTAINTY_METRICS`) are NaN.
     """
 
     uses_truth: ClassVar[bool]
     predicts_clicks: ClassVar[bool]
+    reports_uncertainty: ClassVar[bool]
 
     def init(self, key: jax.Array, params: PyTree) -> PyTree:
         """The initial agent state."""

@@ -76,6 +76,8 @@ class Metric:
     integer: bool = False  # the window sum is an exact int32 count
     final: Callable[[RowInputs], jax.Array] | None = None  # running / end-of-window value
     needs_model: bool = False  # needs predicted click probabilities (NaN otherwise)
+    # needs an epistemic uncertainty (`Agent.reports_uncertainty`; NaN otherwise)
+    needs_uncertainty: bool = False
     headline: bool = False  # drawn in its family's figure
     bounds: tuple[float, float] = (0.0, math.inf)  # the values it can take (bands are clipped)
 
@@ -366,9 +368,10 @@ TABLE: tuple[Metric, ...] = (
             'share of (arriving user, item) pairs whose true attraction lies within p̂ ± 2σ, σ '
             "the agent's reported uncertainty (`ActInfo.uncertainty`: the ensemble's or the "
             "posterior's std): about 0.95 for a calibrated Gaussian belief, lower when the agent"
-            ' is overconfident (0 with σ = 0 unless it is exact), higher when it is too unsure'
+            ' is overconfident (0 with σ = 0 unless it is exact), higher when it is too unsure;'
+            ' not applicable to agents that report no uncertainty (`oracle`, `best_fixed`)'
         ),
-        per="model_visits", needs_model=True, headline=True,
+        per="model_visits", needs_model=True, needs_uncertainty=True, headline=True,
         step_sum=lambda s: s.tr.slates.shape[0] * metrics.interval_coverage(
             s.tr.info.scores, s.tr.info.uncertainty, s.tr.truth.attraction
         ),
@@ -380,9 +383,9 @@ TABLE: tuple[Metric, ...] = (
             'Pearson correlation, pooled over the arriving users × the catalogue, between the '
             "agent's uncertainty σ and its absolute error |p̂ − a| (0 when either is constant): "
             'does the uncertainty point where the errors are, as UCB, Thompson and '
-            'uncertainty-query assume?'
+            'uncertainty-query assume? Not applicable to agents that report no uncertainty'
         ),
-        per="model_visits", needs_model=True,
+        per="model_visits", needs_model=True, needs_uncertainty=True,
         step_sum=lambda s: s.tr.slates.shape[0] * metrics.pearson(
             s.tr.info.uncertainty, jnp.abs(s.tr.info.scores - s.tr.truth.attraction)
         ),
@@ -397,6 +400,10 @@ METRIC_NAMES: tuple[str, ...] = tuple(BY_NAME)
 MODEL_METRICS: tuple[str, ...] = tuple(m.name for m in TABLE if m.needs_model)
 """Metrics of the agent's model of the users: they need predicted click probabilities
 (`Agent.predicts_clicks`), NaN for agents without any."""
+UNCERTAINTY_METRICS: tuple[str, ...] = tuple(m.name for m in TABLE if m.needs_uncertainty)
+"""Model metrics of the agent's uncertainty: NaN for agents that report none
+(`Agent.reports_uncertainty` False: their `ActInfo.uncertainty` is 0 by convention, and a
+coverage or correlation of a zero σ would describe the convention, not the agent)."""
 WINDOW_MEANS: tuple[Metric, ...] = tuple(m for m in TABLE if m.per is not None)
 COUNT_NAMES = ("clicks", "impressions")
 """Integer columns logged beside the metrics (exact, for determinism checks)."""

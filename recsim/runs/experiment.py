@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from recsim import figures
 from recsim.core import loop, shared
-from recsim.core.metric_table import METRIC_NAMES, MODEL_METRICS
+from recsim.core.metric_table import METRIC_NAMES, MODEL_METRICS, UNCERTAINTY_METRICS
 from recsim.runs import (
     checkpoint,
     compare,
@@ -137,7 +137,11 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
     for position, path in enumerate(axes):
         values = [point[path] for point in experiment.grid]
         frame.insert(position, path, np.repeat(np.asarray(values), rows_per_point))
-    not_applicable = () if experiment.simulation.agent.predicts_clicks else MODEL_METRICS
+    agent = experiment.simulation.agent
+    if not agent.predicts_clicks:
+        not_applicable = MODEL_METRICS
+    else:
+        not_applicable = () if agent.reports_uncertainty else UNCERTAINTY_METRICS
     frame[list(not_applicable)] = float("nan")
     results.check_finite(frame, not_applicable)
     interactions = experiment.n_simulations * experiment.steps * spec.users_per_step
