@@ -35,6 +35,7 @@ def test_a_running_record_whose_lock_is_free_is_died(tmp_path):
     assert entries[1]["error"] == sweep.DIED
     assert sweep.failures(entries) == [entries[1]]
     assert f"DIED job 1: seed=1: {sweep.DIED}" in sweep.describe(entries)
+    assert sweep.describe(entries) == f"1 died, 1 running\nDIED job 1: seed=1: {sweep.DIED}"
 
 
 def aggregate(sweep_dir: Path) -> subprocess.CompletedProcess:

@@ -1,5 +1,6 @@
 """Figures: bands stay in a metric's range, colours stay with their names."""
 
+import matplotlib
 import numpy as np
 import pandas as pd
 
@@ -36,8 +37,16 @@ def test_a_name_keeps_its_colour_whatever_else_is_in_the_sweep():
     assert few["greedy"] == many["greedy"] and few["ucb"] == many["ucb"]
     assert many["neural/random"] == figures.palette(["random"], order)["random"]
     assert len(set(many.values())) == len(many)  # distinct within a figure
+    # the colour of its place in `order` (tab10 for 6 names): neural/random takes random's
+    tab10 = matplotlib.colormaps["tab10"].colors
+    assert few == {"greedy": tab10[0], "ucb": tab10[3]}
+    assert many == {"greedy": tab10[0], "neural/random": tab10[1], "ucb": tab10[3],
+                    "thompson": tab10[4], "oracle": tab10[5]}  # fmt: skip
 
 
 def test_names_sharing_a_colour_key_get_distinct_colours():
     colours = figures.palette(["neural/ucb", "linucb/ucb", "x"], ("greedy", "ucb"))
     assert len(set(colours.values())) == 3
+    # sorted: linucb/ucb takes ucb's colour (1); neural/ucb and x the free ones, 0 and 2, in turn
+    tab10 = matplotlib.colormaps["tab10"].colors
+    assert colours == {"linucb/ucb": tab10[1], "neural/ucb": tab10[0], "x": tab10[2]}

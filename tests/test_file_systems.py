@@ -93,5 +93,9 @@ def test_a_full_disk_fails_the_job_in_one_line_naming_the_file(mounts):
     )
     record = json.loads((run_dir / "job.json").read_text())
     assert record["status"] == "failed" and "No space left on device" in record["error"]
+    assert record["error"] == (
+        f"OSError: [Errno 28] No space left on device: '{run_dir / 'curves.png'}'"
+    )
+    assert record["overrides"] == TINY  # the task overrides (not hydra.*)
     assert not (run_dir / "COMPLETED").exists()
     assert not [path for path in run_dir.iterdir() if path.name.endswith(".tmp")]

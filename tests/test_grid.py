@@ -37,6 +37,12 @@ def test_grid_axes_form_a_cartesian_product_of_traced_params():
     )
     assert len(exp.grid) == 6
     assert exp.grid[0] == {"agent.learning_rate": 0.01, "exploration.epsilon": 0.0}
+    # every point's label, in the order of the params below (the last axis varies fastest)
+    assert list(exp.grid) == [
+        {"agent.learning_rate": rate, "exploration.epsilon": epsilon}
+        for rate in (0.01, 0.001)
+        for epsilon in (0.0, 0.1, 0.2)
+    ]
     epsilon = exp.params.agent.exploration.epsilon
     np.testing.assert_allclose(epsilon, [0.0, 0.1, 0.2, 0.0, 0.1, 0.2])
     np.testing.assert_allclose(exp.params.agent.learning_rate, [0.01] * 3 + [0.001] * 3)

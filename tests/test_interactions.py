@@ -37,13 +37,23 @@ def logged(tmp_path_factory):
 def test_every_visit_is_logged_once_in_order_with_the_runs_clicks(logged):
     built, output, run_dir, log = logged
     assert len(list((run_dir / interactions.DIR).glob("part-*.parquet"))) == 6  # one per chunk
+    parts = sorted(path.name for path in (run_dir / interactions.DIR).iterdir())
+    assert parts == [f"part-{chunk:04d}.parquet" for chunk in range(6)]
     assert len(log) == 2 * 60 * 8  # simulations × steps × users per step
     assert list(log.columns[:2]) == ["simulation", "seed"]
+    assert list(log.columns) == ["simulation", "seed", "step", "user_id", "user_group",
+                                 "user_features", "slate", "clicks", "slot_propensity",
+                                 "chain_propensity", "slate_propensity"]  # fmt: skip
     for simulation, rows in log.groupby("simulation"):
         np.testing.assert_array_equal(rows["step"], np.repeat(np.arange(60), 8))
+        assert (rows["seed"] == simulation).all()  # seeds 0, 1 of the only grid point
         clicks = np.stack(rows["clicks"]).sum()
         frame = output.frame[output.frame["seed"] == simulation]
         assert clicks == frame["clicks"].sum()  # the metrics' click counts, window by window
+        # window w (steps 10w .. 10w + 9) is the metrics' row logged at step 10(w + 1)
+        per_window = np.stack(rows["clicks"]).sum(axis=1).reshape(6, 80).sum(axis=1)
+        np.testing.assert_array_equal(frame["step"], [10, 20, 30, 40, 50, 60])
+        np.testing.assert_array_equal(frame["clicks"], per_window)
 
 
 def test_the_log_is_the_rollouts_trajectory(logged):

@@ -78,6 +78,7 @@ def test_updates_match_the_hand_computed_ridge_solution():
     update = jax.jit(agent.update)
     k, d, n = agent.spec.slate_size, agent.dim, agent.spec.n_items
     precision, target = np.tile(2.0 * np.eye(d), (n, 1, 1)), np.zeros((n, d))
+    counts = np.zeros(n, int)  # observations of each item: one per user and step shown
     for step in range(12):
         obs = at_step(env.observe(jax.random.key(step), world, env_params), step)
         slates = jax.random.permutation(jax.random.key(100 + step), n)[:k]
@@ -90,6 +91,7 @@ def test_updates_match_the_hand_computed_ridge_solution():
                 i = int(slates[u, j])
                 precision[i] += np.outer(z[u, j], z[u, j])
                 target[i] += float(clicks[u, j]) * z[u, j]
+                counts[i] += 1
     # float32 rounds each product z zᵀ (by 6e-8 relative); the sums add no more error.
     np.testing.assert_allclose(state.precision + state.precision_low, precision, rtol=1e-6,
                                atol=1e-5)  # fmt: skip
@@ -100,6 +102,7 @@ def test_updates_match_the_hand_computed_ridge_solution():
     z0 = np.asarray(linear.contexts(obs.user_features, k))[:, 0]
     mean, std = float64_ridge(precision, target, z0, 0.5)
     assert 0 < np.sum(state.counts > 0) < n  # seen and unseen items
+    np.testing.assert_array_equal(state.counts, counts)
     np.testing.assert_allclose(agent_mean, mean, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(agent_std, std, rtol=1e-5)
 
@@ -196,6 +199,12 @@ def test_act_scores_a_recycled_id_by_the_prior_before_update_forgets_it():
     tie_breaks = agent.spec.n_items * linear.TIE_BREAK_STEP  # offsets stay below N·δ
     np.testing.assert_allclose(info.uncertainty[:, 7], prior_std, rtol=1e-6, atol=tie_breaks)
     assert np.all(info.scores[:, 7] < 1e-3) and np.all(info.scores[:, 6] > 0.5)
+    # the mean: θ̂ = A⁻¹b = b / λ (λ = 1), so 5 for every known item and the prior's 0 for id 7,
+    # each plus its tie-break offset; the reported click probability is it clipped to [0, 1]
+    expected = np.where(np.arange(agent.spec.n_items) == 7, 0.0, 5.0)
+    mean = np.asarray(info.policy_scores.mean)
+    np.testing.assert_allclose(mean, np.broadcast_to(expected, mean.shape), rtol=0, atol=tie_breaks)
+    np.testing.assert_array_equal(info.scores, np.clip(mean, 0.0, 1.0))
 
 
 def test_thompson_sample_has_the_posterior_spread():

@@ -20,6 +20,9 @@ def test_chunk_function_is_traced_once_over_many_chunks():
     assert result.traces == 1
     assert result.compiles == {"init": 1, "chunk": 1, "run": 0}  # measured by JAX's events
     assert result.rows["ctr"].shape == (2, 8)
+    # a window: log_every 5 steps × 8 users per step × 3 slots = 120 impressions
+    np.testing.assert_array_equal(result.rows["impressions"], np.full((2, 8), 5 * 8 * 3))
+    np.testing.assert_allclose(result.rows["ctr"], result.rows["clicks"] / 120, rtol=1e-6)
 
 
 def test_count_compiles_sees_each_xla_compilation_and_no_cache_hit_of_this_process():

@@ -13,6 +13,7 @@ about 15 standard errors away, so a mix-up of positions or propensities fails th
 """
 
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -86,22 +87,36 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("obd")
     rng = np.random.default_rng(0)
     uniform = np.full((N_ITEMS, N_POSITIONS), 1 / N_ITEMS)
-    actions, positions, clicks, users = simulate(rng, RANDOM_ROWS, uniform)
+    written = {"random": simulate(rng, RANDOM_ROWS, uniform), "bts": simulate(rng, BTS_ROWS, BTS)}
+    actions, positions, clicks, users = written["random"]
     write_log(root, "random", "men", actions, positions, clicks, 1 / N_ITEMS, users)
-    actions, positions, clicks, users = simulate(rng, BTS_ROWS, BTS)
+    actions, positions, clicks, users = written["bts"]
     write_log(root, "bts", "men", actions, positions, clicks, BTS[actions, positions], users)
     random, bts = obd.load(root, "random", "men"), obd.load(root, "bts", "men")
-    return root, random, bts, obd.estimate(random, obd.target_policy(bts))
+    return root, random, bts, obd.estimate(random, obd.target_policy(bts)), written
 
 
 def test_the_loader_reads_the_format(world):
-    _, random, bts, _ = world
+    _, random, bts, _, written = world
     assert (random.n_items, random.n_positions, random.user_levels) == (N_ITEMS, 3, LEVELS)
     assert random.actions.shape == random.clicks.shape == (RANDOM_ROWS,)
     assert random.user_codes.shape == (RANDOM_ROWS, 4) and random.positions.min() == 0
     assert str(random.timestamps[1]) == "2019-11-24T00:00:07.300001"
     np.testing.assert_allclose(random.propensities, 1 / N_ITEMS, rtol=1e-6)
     np.testing.assert_allclose(obd.target_policy(bts), BTS, atol=0.015)
+    # every row as written, in order: 0-based positions, the user categories as codes (one
+    # code per category of each feature, whatever codes the loader chose)
+    for log, (actions, positions, clicks, users) in ((random, written["random"]),
+                                                     (bts, written["bts"])):  # fmt: skip
+        np.testing.assert_array_equal(log.actions, actions)
+        np.testing.assert_array_equal(log.positions, positions)
+        np.testing.assert_array_equal(log.clicks, clicks)
+        for f, levels in enumerate(LEVELS):
+            codes = log.user_codes[:, f]
+            pairs = set(zip(users[:, f].tolist(), codes.tolist(), strict=True))
+            assert len(pairs) == len(set(users[:, f])) == len(set(codes)) == levels, f
+    np.testing.assert_allclose(bts.propensities, BTS[written["bts"][0], written["bts"][1]],
+                               rtol=1e-6)  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ["IPS", "SNIPS", "DR", "DM"])
@@ -185,6 +200,21 @@ def test_the_entry_point_prints_the_table_and_writes_the_results(world, tmp_path
     assert list(table["estimator"]) == ["DM", "IPS", "SNIPS", "DR"]
     assert (tmp_path / "run" / "run.json").is_file()
     assert "20,000 rows" in result.stdout and "on-policy" in result.stdout
+    # the counts of the logs as written, and bts's CTR as the mean of its clicks
+    clicks = {policy: int(world[4][policy][2].sum()) for policy in ("random", "bts")}
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["rows"] == {"random": RANDOM_ROWS, "bts": BTS_ROWS} and info["clicks"] == clicks
+    assert (info["campaign"], info["n_items"], info["n_positions"]) == ("men", N_ITEMS, 3)
+    assert result.stdout.splitlines()[0] == (
+        f"Open Bandit Dataset {world[0]}, campaign men: Bernoulli TS's CTR from the random log "
+        f"(20,000 rows, {clicks['random']} clicks) against its own log (40,000 rows, "
+        f"{clicks['bts']} clicks)"
+    )
+    ctr = clicks["bts"] / BTS_ROWS
+    np.testing.assert_allclose(table["on_policy_ctr"], ctr, rtol=1e-6)
+    # (the entry point divides by its float32 mean: 1e-5 allows for that rounding)
+    np.testing.assert_allclose(table["relative_error"], (table["estimate"] - ctr).abs() / ctr,
+                               rtol=1e-5)  # fmt: skip
     failed = entry_point(tmp_path / "nowhere", tmp_path / "bad")
     assert failed.returncode == 2
     lines = failed.stderr.strip().splitlines()

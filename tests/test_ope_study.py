@@ -6,6 +6,7 @@ standard errors of 0); under the cascade model IIPS is biased and RIPS is not �
 README "Off-policy evaluation" makes, checked on the engine's own worlds and policies."""
 
 import functools
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -85,6 +86,28 @@ def test_the_entry_point_writes_its_files_and_table(tmp_path):
                                                    "run.json", "COMPLETED"}  # fmt: skip
     frame = pd.read_parquet(run_dir / "ope.parquet")
     assert len(frame) == 2 * 4 * 8 * 2  # seeds × targets × estimators × log sizes
+    targets = {"logger", "greedy", "epsilon_greedy", "oracle"}
+    estimators = {"dm", "iips", "snips", "dr", "switch_dr", "slate_ips", "rips", "pi"}
+    keys = set(frame[["seed", "target", "estimator", "step"]].itertuples(index=False, name=None))
+    assert keys == set(itertools.product([0, 1], targets, estimators, [10, 20]))
+    np.testing.assert_array_equal(frame["rounds"], 16 * frame["step"])  # 16 users a step
+    z95 = 1.959963984540054  # the normal distribution's 97.5% quantile
+    np.testing.assert_allclose(frame["low"], frame["estimate"] - z95 * frame["stderr"])
+    np.testing.assert_allclose(frame["high"], frame["estimate"] + z95 * frame["stderr"])
+    # errors.csv: each (target, estimator, log size) over the 2 seeds, by the README formulas
+    errors = pd.read_csv(run_dir / "errors.csv")
+    assert len(errors) == 4 * 8 * 2
+    for row in errors.itertuples():
+        seeds = frame[(frame["target"] == row.target) & (frame["estimator"] == row.estimator)
+                      & (frame["step"] == row.step)]  # fmt: skip
+        error = (seeds["estimate"] - seeds["truth"]).to_numpy()
+        covered = (seeds["low"] <= seeds["truth"]) & (seeds["truth"] <= seeds["high"])
+        rmse, bias_se = np.sqrt(np.mean(error**2)), error.std(ddof=1) / np.sqrt(2)
+        expected = [seeds["truth"].mean(), seeds["estimate"].mean(), error.mean(), bias_se, rmse,
+                    covered.mean()]  # fmt: skip
+        got = [row.truth, row.estimate, row.bias, row.bias_se, row.rmse, row.coverage]
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-12, err_msg=str(row))
+        assert row.seeds == 2 and row.rounds == 16 * row.step
 
 
 @pytest.mark.parametrize(

@@ -110,6 +110,14 @@ def test_recycled_ids_are_forgotten_and_explored_again():
     forgotten = agent.forget(state, fresh)
     assert forgotten.clicks[0] == 0 and not np.any(forgotten.impressions[0])
     assert forgotten.clicks[5] == 3 and forgotten.impressions[1].sum() == 16
+    # only item 0 is cleared: the counts of two_updates otherwise, position statistics kept
+    np.testing.assert_array_equal(forgotten.clicks, [0, 2, 1, 0, 0, 3] + [0] * 24)
+    impressions = np.zeros((30, 3), int)
+    impressions[[1, 2, 5]] = [[0, 8, 8], [0, 0, 8], [0, 8, 0]]
+    np.testing.assert_array_equal(forgotten.impressions, impressions)
+    np.testing.assert_array_equal(forgotten.explored_impressions, [0, 8, 0])
+    np.testing.assert_array_equal(forgotten.explored_clicks, [0, 3, 0])
+    assert forgotten.step == 2
     slates, _ = agent.act(jax.random.key(0), state.replace(step=jnp.int32(5)), fresh, params)
     assert 0 not in slates[0, :2].tolist()  # no longer the best warm item …
     fresh_ones = {

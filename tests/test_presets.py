@@ -40,6 +40,12 @@ def test_every_preset_builds_with_every_agent_of_its_sweep(preset, data_override
         if preset in DATA_WORLDS:
             assert experiment.config["env"]["name"] == DATA_WORLDS[preset]
             assert len(experiment.grid) == 8 and len(experiment.seeds) == 16
+            # the preset's strategies, in its order (greedy first: the baseline), 16 seeds
+            assert experiment.grid == tuple({"exploration": name} for name in (
+                "greedy", "random", "epsilon_greedy", "diversity", "uncertainty", "boltzmann",
+                "ucb", "thompson"))  # fmt: skip
+            assert experiment.seeds == tuple(range(16))
+            assert experiment.baseline == "exploration=greedy"
         return
     firsts = {job[0] for job in jobs}
     chosen = [next(job for job in jobs if job[0] == first) for first in sorted(firsts)]
