@@ -106,15 +106,53 @@ def assert_valid(slates, explored, users, n_items, k):
     assert explored.dtype == np.bool_
 
 
+UNIFORM_ALPHA = 1e-3  # level of each per-position χ² test against uniform
+
+
+def chi_square_power(expected, wrong, n, alpha):
+    """Power of Pearson's χ² goodness-of-fit test at level `alpha` with n draws when the true
+    probabilities are `wrong` instead of `expected`: P(χ²_{df, λ} > c), λ = n Σ (w − e)² / e."""
+    expected, wrong = np.asarray(expected, np.float64), np.asarray(wrong, np.float64)
+    df = expected.size - 1
+    noncentrality = n * np.sum((wrong - expected) ** 2 / expected)
+    return float(stats.ncx2.sf(stats.chi2.isf(alpha, df), df, noncentrality))
+
+
+def one_cell_off(cells, factor=1.1):
+    """Uniform over `cells`, and the same with cell 0's probability × `factor` (the others
+    share the difference): a 10 % error in one uniform probability."""
+    expected = np.full(cells, 1.0 / cells)
+    wrong = expected.copy()
+    wrong[0] *= factor
+    wrong[1:] -= (wrong[0] - expected[0]) / (cells - 1)
+    return expected, wrong
+
+
+def z_power(p, p_wrong, n, z_bound):
+    """P(|count − n p| ≥ z_bound · sqrt(n p (1 − p))) when the true rate is p_wrong (normal
+    approximation to the binomial): the power of a two-sided z test on a binomial count."""
+    bound = z_bound * np.sqrt(n * p * (1 - p))
+    mean, sd = n * p_wrong, np.sqrt(n * p_wrong * (1 - p_wrong))
+    return float(
+        stats.norm.sf((n * p + bound - mean) / sd) + stats.norm.cdf((n * p - bound - mean) / sd)
+    )
+
+
 def chi_square_uniform(counts):
-    """Chi-square statistic of `counts` against uniform, and its 99.9% critical value."""
+    """Chi-square statistic of `counts` against uniform, and its critical value at level
+    UNIFORM_ALPHA."""
     counts = np.asarray(counts, np.float64)
     expected = counts.sum() / counts.size
     statistic = np.sum((counts - expected) ** 2 / expected)
-    return statistic, stats.chi2.ppf(0.999, counts.size - 1)
+    return statistic, stats.chi2.isf(UNIFORM_ALPHA, counts.size - 1)
 
 
 def assert_uniform_per_position(slates, n_items):
+    """χ² against uniform (1 / N, an independent formula) at each position, level UNIFORM_ALPHA.
+    The sample must be large enough that one item's probability 10 % off is caught with power
+    ≥ 0.99 (N = 10: 50,000 slates give power 0.998; 20,000 gave only 0.59)."""
+    power = chi_square_power(*one_cell_off(n_items), slates.shape[0], UNIFORM_ALPHA)
+    assert power >= 0.99, power
     for position in range(slates.shape[1]):
         counts = np.bincount(slates[:, position], minlength=n_items)
         statistic, critical = chi_square_uniform(counts)
@@ -218,7 +256,9 @@ def test_epsilon_zero_is_greedy():
 
 
 def test_epsilon_one_explores_every_slot_uniformly():
-    users, n_items, k = 20000, 10, 3
+    """n = 50,000 slates, α = 0.001 per position (χ², df = 9, expected 1 / N): one item's
+    probability off by 10 % (0.1 → 0.11) fails it with power 0.998 (asserted in the helper)."""
+    users, n_items, k = 50000, 10, 3
     scores = random_scores(23, users=users, n_items=n_items)
     slates, explored = run(
         "epsilon_greedy", scores, random_features(24, n_items), k, key=25, epsilon=1.0
@@ -238,32 +278,43 @@ def test_epsilon_one_explores_every_slot_uniformly():
     ],
 )
 def test_explored_fraction_matches_epsilon_t(fields, step, expected_epsilon):
-    users = 20000
+    """ε_t = max(ε_min, ε · decay^t) written out by hand in the parameters. n = 20,000 slates ×
+    5 slots = 100,000 coins; the overall count must lie within 5 standard errors (α = 5.7e-7,
+    two-sided): ε_t off by 10 % either way (e.g. 0.3 → 0.33 or 0.27) fails it with power
+    > 0.9999 (asserted); every slot's own rate within 5 standard errors as well."""
+    users, z_bound = 20000, 5.0
     scores = random_scores(26, users=users)
     slates, explored = run(
         "epsilon_greedy", scores, random_features(27), K, key=28, step=step, **fields
     )
     n = explored.size
-    bound = 5.0 * np.sqrt(n * expected_epsilon * (1 - expected_epsilon))
+    for wrong in (1.1 * expected_epsilon, 0.9 * expected_epsilon):
+        assert z_power(expected_epsilon, wrong, n, z_bound) >= 0.99, wrong
+    bound = z_bound * np.sqrt(n * expected_epsilon * (1 - expected_epsilon))
     assert abs(explored.sum() - n * expected_epsilon) < bound
     # Each slot explores with the same probability.
     per_slot = explored.mean(axis=0)
-    slot_bound = 5.0 * np.sqrt(expected_epsilon * (1 - expected_epsilon) / users)
+    slot_bound = z_bound * np.sqrt(expected_epsilon * (1 - expected_epsilon) / users)
     np.testing.assert_array_less(np.abs(per_slot - expected_epsilon), slot_bound)
 
 
 def test_explored_slots_per_slate_follow_binomial_k_epsilon():
     """Each slot flips its own coin: the explored slots of a slate are Binomial(k, ε), not
     0 or k (one coin per slate, which gives the same per-slot and overall rates). 20,000
-    slates, χ² over the k + 1 counts against the binomial pmf (scipy, not the code under test):
-    one coin per slate puts mass (1 − ε), ε on 0 and k only, χ² in the tens of thousands."""
-    users, epsilon = 20000, 0.3
+    slates, χ² over the k + 1 counts against the binomial pmf (scipy, not the code under test),
+    α = 1e-4, df = 5: one coin per slate puts mass (1 − ε), ε on 0 and k only, χ² in the tens
+    of thousands; ε off by 10 % (0.3 → 0.33 or 0.27) fails it with power > 0.9999 (asserted)."""
+    users, epsilon, alpha = 20000, 0.3, 1e-4
+    expected_pmf = stats.binom.pmf(np.arange(K + 1), K, epsilon)
+    for wrong in (1.1 * epsilon, 0.9 * epsilon):
+        wrong_pmf = stats.binom.pmf(np.arange(K + 1), K, wrong)
+        assert chi_square_power(expected_pmf, wrong_pmf, users, alpha) >= 0.99, wrong
     scores = random_scores(35, users=users)
     _, explored = run("epsilon_greedy", scores, random_features(36), K, key=37, epsilon=epsilon)
     counts = np.bincount(explored.sum(axis=1), minlength=K + 1)
-    expected = users * stats.binom.pmf(np.arange(K + 1), K, epsilon)
+    expected = users * expected_pmf
     chi2 = ((counts - expected) ** 2 / expected).sum()
-    assert stats.chi2.sf(chi2, df=K) > 1e-4, (counts, expected.round())
+    assert stats.chi2.sf(chi2, df=K) > alpha, (counts, expected.round())
 
 
 def test_epsilon_greedy_keeps_greedy_slots_and_explores_unseen_items():
@@ -301,9 +352,16 @@ def test_epsilon_greedy_in_a_tiny_catalogue_counts_only_real_exploration():
 def test_epsilon_greedy_draws_every_ordered_sample_of_outside_items_equally_often(n_items):
     """ε = 1, k = 3: each slate is an ordered sample without replacement of the N − k items
     outside the greedy slate. With N = 6 all 3! orders of the 3 outside items, with N = 9 all
-    6·5·4 = 120 ordered triples, must be equally likely: χ² over 30,000 slates (a sampler that
-    favours low positions, or repeats an item, fails it)."""
-    users, k = 30000, 3
+    6·5·4 = 120 ordered triples, must be equally likely (probability 1 / cells, an independent
+    formula): χ² at α = 1e-4 (a sampler that favours low positions, or repeats an item, fails
+    it). Sized so one ordered sample 10 % more (or less) likely than uniform fails it with power
+    ≥ 0.99 (asserted): N = 6 with 30,000 slates (power 0.9986), N = 9 with 1,600,000 slates
+    (power 0.995; 30,000 gave 0.0002)."""
+    users, k, alpha = {6: 30_000, 9: 1_600_000}[n_items], 3, 1e-4
+    pool = n_items - k
+    cells = math.perm(pool, k)
+    for factor in (1.1, 0.9):
+        assert chi_square_power(*one_cell_off(cells, factor), users, alpha) >= 0.99, factor
     scores = random_scores(40, users=users, n_items=n_items)
     slates, explored = run(
         "epsilon_greedy", scores, random_features(41, n_items), k, key=42, epsilon=1.0
@@ -311,17 +369,18 @@ def test_epsilon_greedy_draws_every_ordered_sample_of_outside_items_equally_ofte
     assert explored.all()
     greedy = greedy_top_k(scores.mean, k)
     # Relabel each slate by the items' positions among that user's outside items (0..N−k−1).
-    outside = np.array([[i for i in range(n_items) if i not in row] for row in greedy])
+    in_greedy = np.zeros((users, n_items), bool)
+    np.put_along_axis(in_greedy, greedy, True, axis=1)
+    outside = np.argsort(in_greedy, axis=1, kind="stable")[:, :pool]  # ascending item ids
+    assert not np.take_along_axis(in_greedy, outside, 1).any()
     position = np.argmax(outside[:, None, :] == slates[:, :, None], axis=2)  # [U, k]
     assert (np.take_along_axis(outside, position, 1) == slates).all()  # every item outside
-    pool = n_items - k
     codes = (position * np.array([pool * pool, pool, 1])).sum(1)
-    cells = math.perm(pool, k)
     counts = np.bincount(codes, minlength=pool**3)
     assert np.count_nonzero(counts) == cells  # exactly the distinct ordered triples occur
     observed = counts[counts > 0]
     chi2 = ((observed - users / cells) ** 2 / (users / cells)).sum()
-    assert stats.chi2.sf(chi2, df=cells - 1) > 1e-4, chi2
+    assert stats.chi2.sf(chi2, df=cells - 1) > alpha, chi2
 
 
 def test_epsilon_at_schedule_by_hand():
@@ -486,14 +545,23 @@ def test_boltzmann_tiny_temperature_is_greedy():
 
 
 def test_boltzmann_single_item_frequencies_follow_softmax():
-    users, temperature = 20000, 0.5
+    """k = 1: the item is drawn with probability softmax(mean / T) (written out in NumPy here).
+    n = 20,000 draws, χ² at α = 0.001, df = 4: T off by 10 % (0.5 → 0.55 or 0.45) fails it
+    with power 0.996 / 0.99994 (asserted)."""
+    users, temperature, alpha = 20000, 0.5, 1e-3
     row = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
+
+    def softmax(t):
+        return np.exp(row / t) / np.exp(row / t).sum()
+
+    for wrong in (1.1 * temperature, 0.9 * temperature):
+        assert chi_square_power(softmax(temperature), softmax(wrong), users, alpha) >= 0.99
     scores = fixed_scores(np.tile(row, (users, 1)))
     slates, _ = run("boltzmann", scores, random_features(63, 5), 1, key=64, temperature=0.5)
     counts = np.bincount(slates[:, 0], minlength=5)
-    expected = users * np.exp(row / temperature) / np.exp(row / temperature).sum()
+    expected = users * softmax(temperature)
     statistic = np.sum((counts - expected) ** 2 / expected)
-    assert statistic < stats.chi2.ppf(0.999, 4), (counts, expected)
+    assert statistic < stats.chi2.isf(alpha, 4), (counts, expected)
 
 
 # --------------------------------------------------------------------------------------------
@@ -544,7 +612,9 @@ def test_thompson_is_top_k_of_sample():
 
 
 def test_random_is_uniform_and_all_explored():
-    users, n_items, k = 20000, 10, 3
+    """n = 50,000 slates, α = 0.001 per position (χ², df = 9, expected 1 / N): one item's
+    probability off by 10 % fails it with power 0.998 (asserted in the helper)."""
+    users, n_items, k = 50000, 10, 3
     scores = random_scores(90, users=users, n_items=n_items)
     slates, explored = run("random", scores, random_features(91, n_items), k, key=92)
     assert_valid(slates, explored, users, n_items, k)

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy import stats
 
 from envs.latent_config import LatentConfig
 from envs.response import REGISTRY
@@ -21,6 +22,15 @@ def model_and_params(name, **knobs):
     model, params = REGISTRY[name].make(config, None)
     assert model.name == name
     return model, params
+
+
+def z_power(p, p_wrong, n, z_bound):
+    """P(|p̂ − p| ≥ z_bound · sqrt(p (1 − p) / n)) when the true rate is p_wrong (normal
+    approximation to the binomial), elementwise: the power of a two-sided z test on a rate."""
+    p, p_wrong = np.asarray(p, np.float64), np.asarray(p_wrong, np.float64)
+    bound = z_bound * np.sqrt(p * (1 - p) / n)
+    sd = np.sqrt(p_wrong * (1 - p_wrong) / n)
+    return stats.norm.sf((p + bound - p_wrong) / sd) + stats.norm.cdf((p - bound - p_wrong) / sd)
 
 
 def independent_click_probs(name, a, continuation=0.5, outside_weight=1.0):
@@ -53,19 +63,55 @@ def test_click_probs_match_an_independent_numpy_recomputation(name):
     )
 
 
+def ten_percent_errors(name, a):
+    """Click probabilities (the README's equations) with one parameter 10 % off: each slot's
+    examination probability (κ_j in pbm and mnl; P(slot j examined) in cascade and dcm), dcm's
+    continuation λ, mnl's outside weight."""
+    k = a.shape[-1]
+    base = independent_click_probs(name, a)
+    wrong = {}
+    for j in range(k):
+        if name in ("pbm", "mnl"):
+            scale = np.ones(k)
+            scale[j] = 1.1
+            if name == "pbm":
+                wrong[f"kappa_{j}"] = independent_click_probs(name, a) * scale
+            else:
+                w = scale / np.log2(np.arange(k) + 2.0) * a / (1.0 - a)
+                wrong[f"kappa_{j}"] = w / (1.0 + w.sum(-1, keepdims=True))
+        else:
+            examined = base.copy()
+            examined[:, j] *= 1.1
+            wrong[f"examined_{j}"] = examined
+    if name == "dcm":
+        for lam in (0.55, 0.45):
+            wrong[f"continuation_{lam}"] = independent_click_probs(name, a, continuation=lam)
+    if name == "mnl":
+        for w0 in (1.1, 0.9):
+            wrong[f"outside_weight_{w0}"] = independent_click_probs(name, a, outside_weight=w0)
+    return base, wrong
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_empirical_clicks_match_the_expectation(name):
-    """200,000 draws of 3 slates: each slot's click rate within 4 standard errors."""
+    """n = 200,000 draws of 3 slates: each slot's click rate within 4 standard errors of the
+    README's equations recomputed in NumPy (α = 6.3e-5 per cell, 12 cells). A 10 % error in any
+    one parameter (an examination probability, dcm's λ, mnl's w_0) moves some cell by enough to
+    fail it with power ≥ 0.99 (asserted; the weakest, cascade's slot 3, has power > 0.9999)."""
     a = jnp.array([[0.9, 0.5, 0.3, 0.1], [0.2, 0.7, 0.6, 0.4], [0.05, 0.05, 0.8, 0.3]])
     model, params = model_and_params(name)
-    draws = 200_000
+    draws, z_bound = 200_000, 4.0
+    prob, wrong = ten_percent_errors(name, np.asarray(a, np.float64))
+    for label, p_wrong in wrong.items():
+        # The test fails if any cell does; its power is at least the best cell's.
+        power = z_power(prob, p_wrong, draws, z_bound).max()
+        assert power >= 0.99, (label, power)
     keys = jax.random.split(jax.random.key(1), draws)
     clicks = jax.vmap(lambda key: model.sample(key, a, params))(keys)  # [draws, 3, 4]
     clicks = np.asarray(clicks, np.float64)
-    prob = np.asarray(model.click_probs(a, params), np.float64)
     rate = clicks.mean(0)
     se = np.sqrt(prob * (1 - prob) / draws)
-    assert np.all(np.abs(rate - prob) < 4 * se + 1e-12), (rate, prob)
+    assert np.all(np.abs(rate - prob) < z_bound * se + 1e-12), (rate, prob)
     assert set(np.unique(clicks)) <= {0.0, 1.0}
     if name in ("cascade", "mnl"):  # at most one click per slate
         assert clicks.sum(-1).max() <= 1
@@ -122,14 +168,24 @@ def test_cascade_is_dcm_with_zero_continuation_click_for_click():
 
 
 def test_cascade_clicks_at_most_once_and_stops_at_the_first_click():
-    a = jnp.full((1000, 4), 0.5)
+    """a = 0.5 everywhere: P(first click at j) = 0.5^(j+1), hand-computed. n = 200,000 slates,
+    each share within 4.5 standard errors (α = 6.8e-6 per share): a 10 % error in a (0.5 →
+    0.55 or 0.45) or in any one slot's examination probability (share_j × 1.1) fails it with
+    power > 0.9999 (asserted; 1,000 slates and atol 0.05 had power ≈ 0.5 against a = 0.55)."""
+    n, z_bound = 200_000, 4.5
+    a = jnp.full((n, 4), 0.5)
+    shares_by_hand = np.array([0.5, 0.25, 0.125, 0.0625])
+    wrongs = [np.array([b * (1 - b) ** j for j in range(4)]) for b in (0.55, 0.45)]
+    wrongs += [shares_by_hand * np.where(np.arange(4) == j, 1.1, 1.0) for j in range(4)]
+    for wrong in wrongs:
+        assert z_power(shares_by_hand, wrong, n, z_bound).max() >= 0.99, wrong
     model, params = model_and_params("cascade")
     clicks = np.asarray(model.sample(jax.random.key(6), a, params))
     assert clicks.sum(1).max() == 1
     first = np.argmax(clicks, axis=1)
-    # P(first click at j) = 0.5^(j+1): the hand-computed shares 0.5, 0.25, 0.125, 0.0625.
-    shares = np.bincount(first[clicks.sum(1) == 1], minlength=4) / 1000
-    np.testing.assert_allclose(shares, [0.5, 0.25, 0.125, 0.0625], atol=0.05)
+    shares = np.bincount(first[clicks.sum(1) == 1], minlength=4) / n
+    se = np.sqrt(shares_by_hand * (1 - shares_by_hand) / n)
+    np.testing.assert_array_less(np.abs(shares - shares_by_hand), z_bound * se)
 
 
 def test_dcm_with_full_continuation_clicks_every_slot_independently():
@@ -168,9 +224,14 @@ def test_response_models_work_under_jit_and_vmap(name):
 
 
 def test_mnl_picks_exactly_the_slot_whose_interval_holds_the_uniform():
-    """One slot with a = 0.5 beside w_0 = 1: clicked with probability exactly 0.5."""
+    """One slot with a = 0.5 beside w_0 = 1: clicked with probability exactly 0.5. n = 20,000,
+    within 4 standard errors (α = 6.3e-5): a 10 % error in a (0.5 → 0.55, 0.45) or in w_0
+    (1 → 1.1 or 0.9: p = 1 / 2.1 or 1 / 1.9) fails it with power ≥ 0.997 (asserted)."""
+    n, z_bound = 20000, 4.0
+    for wrong in (0.55, 0.45, 1 / 2.1, 1 / 1.9):
+        assert z_power(0.5, wrong, n, z_bound) >= 0.99, wrong
     model, params = model_and_params("mnl", outside_weight=1.0)
-    a = jnp.full((20000, 1), 0.5)  # alone beside w_0 = 1: clicked with probability 0.5
+    a = jnp.full((n, 1), 0.5)  # alone beside w_0 = 1: clicked with probability 0.5
     clicks = np.asarray(model.sample(jax.random.key(8), a, params))
     assert set(np.unique(clicks)) <= {0, 1}
-    assert abs(clicks.mean() - 0.5) < 4 * np.sqrt(0.25 / 20000)
+    assert abs(clicks.mean() - 0.5) < z_bound * np.sqrt(0.25 / n)
