@@ -19,30 +19,22 @@ from pathlib import Path
 COLUMNS = ("killed", "survived", "timeout", "no tests", "not checked", "other")
 
 
-def module_results(root: Path) -> dict[str, Counter]:
-    """{module path: Counter of mutant statuses} from `root`/**/*.py.meta."""
+def statuses(root: Path) -> dict[str, dict[str, str]]:
+    """{module path: {mutant name: status}} from `root`/**/*.py.meta ("not checked": not run)."""
     from mutmut.stats import status_by_exit_code  # mutmut's own reading of its exit codes
 
-    results: dict[str, Counter] = {}
-    for meta in sorted(root.rglob("*.py.meta")):
-        codes = json.loads(meta.read_text())["exit_code_by_key"]
-        counts = Counter()
-        for code in codes.values():
-            status = "not checked" if code is None else status_by_exit_code[code]
-            counts[status if status in COLUMNS else "other"] += 1
-        results[str(meta.relative_to(root)).removesuffix(".meta")] = counts
-    return results
+    return {
+        str(meta.relative_to(root)).removesuffix(".meta"): {
+            name: "not checked" if code is None else status_by_exit_code[code]
+            for name, code in json.loads(meta.read_text())["exit_code_by_key"].items()
+        }
+        for meta in sorted(root.rglob("*.py.meta"))
+    }
 
 
-def survivors(root: Path) -> list[str]:
-    from mutmut.stats import status_by_exit_code
-
-    names = []
-    for meta in sorted(root.rglob("*.py.meta")):
-        codes = json.loads(meta.read_text())["exit_code_by_key"]
-        names += [name for name, code in codes.items()
-                  if code is not None and status_by_exit_code[code] == "survived"]  # fmt: skip
-    return names
+def counts(by_name: dict[str, str]) -> Counter:
+    """How many mutants of a module are in each of COLUMNS."""
+    return Counter(status if status in COLUMNS else "other" for status in by_name.values())
 
 
 def score(counts: Counter) -> float:
@@ -71,17 +63,21 @@ def main(argv: list[str] | None = None) -> int:
     if not args.root.is_dir():
         print(f"error: {args.root} is not a directory; run `mutmut run` first", file=sys.stderr)
         return 2
+    found = statuses(args.root)
+    results = {module: counts(by_name) for module, by_name in found.items()}
     results = {
-        module: counts
-        for module, counts in module_results(args.root).items()
-        if sum(counts.values()) > (0 if args.all else counts["not checked"])
+        module: tally
+        for module, tally in results.items()
+        if sum(tally.values()) > (0 if args.all else tally["not checked"])
     }
     if not results:
         print(f"error: no mutation results in {args.root}; run `mutmut run` first", file=sys.stderr)
         return 2
     print(table(results))
     if args.survivors:
-        print("\nsurvived:\n" + "\n".join(survivors(args.root)))
+        survived = [name for by_name in found.values() for name, status in by_name.items()
+                    if status == "survived"]  # fmt: skip
+        print("\nsurvived:\n" + "\n".join(survived))
     return 0
 
 

@@ -17,17 +17,10 @@ from scipy import stats
 
 from recsim.core.types import Feedback
 from tests.conftest import at_step
+from tests.power import chi_square_power, rate_power
 from tests.test_neural import build
 
 ALPHA = 1e-3  # significance level of every frequency test below
-
-
-def chi_square_power(expected: np.ndarray, wrong: np.ndarray, n: int) -> float:
-    """Power of Pearson's χ² goodness-of-fit test at level ALPHA, with n draws, when the true
-    probabilities are `wrong` instead of `expected`: P(χ²_{df, λ} > c), λ = n Σ (w − e)² / e."""
-    df = len(expected) - 1
-    noncentrality = n * np.sum((wrong - expected) ** 2 / expected)
-    return float(stats.ncx2.sf(stats.chi2.isf(ALPHA, df), df, noncentrality))
 
 
 def chi_square_p(counts: np.ndarray, expected: np.ndarray) -> float:
@@ -68,7 +61,7 @@ def test_neural_thompson_shows_each_user_the_top_k_of_one_member_drawn_uniformly
     uniform = np.full(n_members, 1 / n_members)
     wrong = uniform.copy()
     wrong[0], wrong[1] = 0.9 / n_members, 1.1 / n_members  # one member 10 % less likely
-    assert chi_square_power(uniform, wrong, n) >= 0.99
+    assert chi_square_power(uniform, wrong, n, ALPHA) >= 0.99
     counts = np.bincount(drawn.reshape(-1), minlength=n_members)
     assert chi_square_p(counts, uniform) > ALPHA, counts
 
@@ -90,9 +83,7 @@ def test_bootstrap_weights_are_bernoulli_half_per_example_and_member():
     assert set(np.unique(weights)) == {0.0, 1.0}
     n = weights.size
     # Two-sided binomial test of P(w = 1) = 0.5 at level ALPHA; its power against 0.45:
-    z_alpha = stats.norm.isf(ALPHA / 2)
-    shift = 0.05 / np.sqrt(0.25 / n)
-    assert stats.norm.sf(z_alpha - shift) >= 0.99, n
+    assert rate_power(0.5, 0.45, n, stats.norm.isf(ALPHA / 2)) >= 0.99, n
     assert stats.binomtest(int(weights.sum()), n, 0.5).pvalue > ALPHA, weights.mean()
     # One coin per example and member: no two members share their coins (correlation 1).
     correlation = np.corrcoef(weights.T)[np.triu_indices(weights.shape[1], 1)]
@@ -143,7 +134,7 @@ def test_boltzmann_temperature_sets_the_agents_first_slot_frequencies():
     expected, wrong = softmax(temperature), softmax(1.1 * temperature)
     keep = expected * draws >= 5  # χ² cells with enough expected counts; the rest pooled
     pooled = lambda p: np.append(p[keep], p[~keep].sum())  # noqa: E731
-    assert chi_square_power(pooled(expected), pooled(wrong), draws) >= 0.99
+    assert chi_square_power(pooled(expected), pooled(wrong), draws, ALPHA) >= 0.99
     counts = np.bincount(np.asarray(slates[:, 0, 0]), minlength=mean.size)
     assert chi_square_p(pooled(counts), pooled(expected)) > ALPHA, counts
     hotter, _ = acts("boltzmann", draws, temperature=jnp.float32(1.1 * temperature))

@@ -19,6 +19,7 @@ from agents.exploration.uncertainty import UncertaintyConfig
 from recsim.core.metrics import intra_list_diversity
 from recsim.core.types import EnvSpec
 from recsim.core.validation import ConfigError
+from tests.power import chi_square_power, one_cell_off, rate_power
 
 U, N, K, F = 64, 20, 5, 6
 STEP = jnp.int32(0)
@@ -107,35 +108,6 @@ def assert_valid(slates, explored, users, n_items, k):
 
 
 UNIFORM_ALPHA = 1e-3  # level of each per-position χ² test against uniform
-
-
-def chi_square_power(expected, wrong, n, alpha):
-    """Power of Pearson's χ² goodness-of-fit test at level `alpha` with n draws when the true
-    probabilities are `wrong` instead of `expected`: P(χ²_{df, λ} > c), λ = n Σ (w − e)² / e."""
-    expected, wrong = np.asarray(expected, np.float64), np.asarray(wrong, np.float64)
-    df = expected.size - 1
-    noncentrality = n * np.sum((wrong - expected) ** 2 / expected)
-    return float(stats.ncx2.sf(stats.chi2.isf(alpha, df), df, noncentrality))
-
-
-def one_cell_off(cells, factor=1.1):
-    """Uniform over `cells`, and the same with cell 0's probability × `factor` (the others
-    share the difference): a 10 % error in one uniform probability."""
-    expected = np.full(cells, 1.0 / cells)
-    wrong = expected.copy()
-    wrong[0] *= factor
-    wrong[1:] -= (wrong[0] - expected[0]) / (cells - 1)
-    return expected, wrong
-
-
-def z_power(p, p_wrong, n, z_bound):
-    """P(|count − n p| ≥ z_bound · sqrt(n p (1 − p))) when the true rate is p_wrong (normal
-    approximation to the binomial): the power of a two-sided z test on a binomial count."""
-    bound = z_bound * np.sqrt(n * p * (1 - p))
-    mean, sd = n * p_wrong, np.sqrt(n * p_wrong * (1 - p_wrong))
-    return float(
-        stats.norm.sf((n * p + bound - mean) / sd) + stats.norm.cdf((n * p - bound - mean) / sd)
-    )
 
 
 def chi_square_uniform(counts):
@@ -289,7 +261,7 @@ def test_explored_fraction_matches_epsilon_t(fields, step, expected_epsilon):
     )
     n = explored.size
     for wrong in (1.1 * expected_epsilon, 0.9 * expected_epsilon):
-        assert z_power(expected_epsilon, wrong, n, z_bound) >= 0.99, wrong
+        assert rate_power(expected_epsilon, wrong, n, z_bound) >= 0.99, wrong
     bound = z_bound * np.sqrt(n * expected_epsilon * (1 - expected_epsilon))
     assert abs(explored.sum() - n * expected_epsilon) < bound
     # Each slot explores with the same probability.

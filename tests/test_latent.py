@@ -4,23 +4,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy import stats
 
 from envs.latent import LatentConfig, make
 from envs.response.pbm import examination
 from recsim.core import loop
 from recsim.core.validation import ConfigError
 from tests.conftest import SEEDS, simulation, small_env
-
-
-def z_power(mean_shift, sd, sd_wrong, z_bound):
-    """P(|X − μ| ≥ z_bound · sd) when X ~ N(μ + mean_shift, sd_wrong²): the power of a
-    two-sided z test (normal approximation) against a shift of its mean."""
-    bound = z_bound * sd
-    return float(
-        stats.norm.sf((bound - mean_shift) / sd_wrong)
-        + stats.norm.cdf((-bound - mean_shift) / sd_wrong)
-    )
+from tests.power import z_power
 
 
 def test_examination_is_one_over_log2_position():

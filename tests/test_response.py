@@ -7,11 +7,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy import stats
 
 from envs.latent_config import LatentConfig
 from envs.response import REGISTRY
 from envs.response.base import gather
+from tests.power import rate_power
 
 MODELS = sorted(REGISTRY)
 
@@ -22,15 +22,6 @@ def model_and_params(name, **knobs):
     model, params = REGISTRY[name].make(config, None)
     assert model.name == name
     return model, params
-
-
-def z_power(p, p_wrong, n, z_bound):
-    """P(|p̂ − p| ≥ z_bound · sqrt(p (1 − p) / n)) when the true rate is p_wrong (normal
-    approximation to the binomial), elementwise: the power of a two-sided z test on a rate."""
-    p, p_wrong = np.asarray(p, np.float64), np.asarray(p_wrong, np.float64)
-    bound = z_bound * np.sqrt(p * (1 - p) / n)
-    sd = np.sqrt(p_wrong * (1 - p_wrong) / n)
-    return stats.norm.sf((p + bound - p_wrong) / sd) + stats.norm.cdf((p - bound - p_wrong) / sd)
 
 
 def independent_click_probs(name, a, continuation=0.5, outside_weight=1.0):
@@ -104,7 +95,7 @@ def test_empirical_clicks_match_the_expectation(name):
     prob, wrong = ten_percent_errors(name, np.asarray(a, np.float64))
     for label, p_wrong in wrong.items():
         # The test fails if any cell does; its power is at least the best cell's.
-        power = z_power(prob, p_wrong, draws, z_bound).max()
+        power = rate_power(prob, p_wrong, draws, z_bound).max()
         assert power >= 0.99, (label, power)
     keys = jax.random.split(jax.random.key(1), draws)
     clicks = jax.vmap(lambda key: model.sample(key, a, params))(keys)  # [draws, 3, 4]
@@ -178,7 +169,7 @@ def test_cascade_clicks_at_most_once_and_stops_at_the_first_click():
     wrongs = [np.array([b * (1 - b) ** j for j in range(4)]) for b in (0.55, 0.45)]
     wrongs += [shares_by_hand * np.where(np.arange(4) == j, 1.1, 1.0) for j in range(4)]
     for wrong in wrongs:
-        assert z_power(shares_by_hand, wrong, n, z_bound).max() >= 0.99, wrong
+        assert rate_power(shares_by_hand, wrong, n, z_bound).max() >= 0.99, wrong
     model, params = model_and_params("cascade")
     clicks = np.asarray(model.sample(jax.random.key(6), a, params))
     assert clicks.sum(1).max() == 1
@@ -229,7 +220,7 @@ def test_mnl_picks_exactly_the_slot_whose_interval_holds_the_uniform():
     (1 → 1.1 or 0.9: p = 1 / 2.1 or 1 / 1.9) fails it with power ≥ 0.997 (asserted)."""
     n, z_bound = 20000, 4.0
     for wrong in (0.55, 0.45, 1 / 2.1, 1 / 1.9):
-        assert z_power(0.5, wrong, n, z_bound) >= 0.99, wrong
+        assert rate_power(0.5, wrong, n, z_bound) >= 0.99, wrong
     model, params = model_and_params("mnl", outside_weight=1.0)
     a = jnp.full((n, 1), 0.5)  # alone beside w_0 = 1: clicked with probability 0.5
     clicks = np.asarray(model.sample(jax.random.key(8), a, params))
