@@ -36,3 +36,18 @@ def test_final_and_auc_use_each_configurations_own_horizon():
     assert b["auc_mean"] == pytest.approx(2.0) and a["n_seeds"] == b["n_seeds"] == 2
     assert len(summary) == 2 * len(METRIC_NAMES)
     assert np.isfinite(summary["final_mean"]).all()
+
+
+def test_the_printed_table_says_not_applicable_for_a_nan_metric():
+    from recsim.runs.experiment import format_summary
+
+    summary = pd.DataFrame({
+        "metric": ["ctr", "uncertainty_coverage"], "final_mean": [0.25, float("nan")],
+        "final_ci95": [0.0125, 0.0],
+    })  # fmt: skip
+    lines = format_summary(summary).splitlines()
+    assert next(line for line in lines if line.startswith("ctr ")).split()[1:] == [
+        "0.2500", "±", "0.0125"
+    ]  # fmt: skip
+    coverage = next(line for line in lines if line.startswith("uncertainty_coverage "))
+    assert coverage.split(maxsplit=1)[1].strip() == "not applicable"

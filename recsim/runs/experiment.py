@@ -260,11 +260,13 @@ def _checkpointer(
 
 def format_summary(summary: pd.DataFrame) -> str:
     """A `recsim.runs.sweep.summarize` table to print: a row per metric, a `final mean ± 95% CI`
-    column per configuration (grid point)."""
+    column per configuration (grid point); "not applicable" for a metric that is NaN there."""
     summary = summary.copy()
     by = list(summary.columns[: list(summary.columns).index("metric")])
-    summary["value"] = [f"{m:.4f} ± {c:.4f}" for m, c in zip(
-        summary["final_mean"], summary["final_ci95"], strict=True)]  # fmt: skip
+    summary["value"] = [
+        "not applicable" if np.isnan(m) else f"{m:.4f} ± {c:.4f}"
+        for m, c in zip(summary["final_mean"], summary["final_ci95"], strict=True)
+    ]
     summary["point"] = (
         summary[list(by)].astype(str).agg(", ".join, axis=1) if by else "mean ± 95% CI"
     )
