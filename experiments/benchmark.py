@@ -177,12 +177,36 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+def batch_row(text: str) -> tuple[int, int]:
+    """`--rows` item: "USERSxSIMULATIONS" -> (users_per_step, simulations)."""
+    users, _, sims = text.partition("x")
+    try:
+        row = (int(users), int(sims))
+    except ValueError:
+        row = (0, 0)
+    if min(row) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected USERSxSIMULATIONS, e.g. 1024x256")
+    return row
+
+
+def positive_int(text: str) -> int:
+    """`--catalogues` item: a positive number of items."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of items")
+    return int(text)
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a reduced set (about a minute)")
     smoke_help = "every part once at one size (a test that it runs, not numbers)"
     parser.add_argument("--smoke", action="store_true", help=smoke_help)
     parser.add_argument("--out", type=Path, default=Path("benchmark.json"))
+    rows_help = "batch rows to time instead of the set's, as USERSxSIMULATIONS (e.g. 1024x256)"
+    parser.add_argument("--rows", nargs="+", type=batch_row, metavar="UxS", help=rows_help)
+    catalogues_help = "growth rows' catalogue sizes instead of the set's (e.g. 100000 1000000)"
+    parser.add_argument("--catalogues", nargs="+", type=positive_int, metavar="N",
+                        help=catalogues_help)  # fmt: skip
     args = parser.parse_args(argv)
     backend = jax.default_backend()
     smoke = args.smoke
@@ -192,27 +216,30 @@ def main(argv=None) -> dict:
     steps, repeats = (50, 1) if quick else (100, 3)
     limit = MAX_USERS_IN_FLIGHT.get(backend, 16_384)
 
+    batch = args.rows or [(users, sims) for users in users_grid for sims in sims_grid]
     reference = {u: time_reference(u, steps=10 if u >= 1024 else 20 if quick else 50)
-                 for u in users_grid}  # fmt: skip
+                 for u in sorted({users for users, _ in batch})}  # fmt: skip
     rows = []
-    for users in users_grid:
-        for sims in sims_grid:
-            if users * sims > limit:
-                rows.append(dict(users_per_step=users, simulations=sims, note="skipped: too large"))
-                continue
-            ips, compile_seconds = time_loop(users, sims, steps, repeats)
-            per_visit = flops_per_step(users) / users
-            rows.append(dict(users_per_step=users, simulations=sims,
-                             reference_ips=reference[users], loop_ips=ips,
-                             ratio=ips / reference[users], compile_s=compile_seconds,
-                             reference_gflops=reference[users] * per_visit / 1e9,
-                             loop_gflops=ips * per_visit / 1e9))  # fmt: skip
-    peak = peak_gflops((1024,) if smoke else (1024, 2048) if quick else (1024, 2048, 4096))
+    for users, sims in batch:
+        if users * sims > limit:
+            rows.append(dict(users_per_step=users, simulations=sims, note="skipped: too large"))
+            continue
+        ips, compile_seconds = time_loop(users, sims, steps, repeats)
+        per_visit = flops_per_step(users) / users
+        rows.append(dict(users_per_step=users, simulations=sims,
+                         reference_ips=reference[users], loop_ips=ips,
+                         ratio=ips / reference[users], compile_s=compile_seconds,
+                         reference_gflops=reference[users] * per_visit / 1e9,
+                         loop_gflops=ips * per_visit / 1e9))  # fmt: skip
+    sizes = (1024,) if smoke else (1024, 2048) if quick else (1024, 2048, 4096)
+    if backend != "cpu" and not smoke:  # an accelerator reaches its peak only on large products
+        sizes = (4096, 8192, 16384)
+    peak = peak_gflops(sizes)
     for row in rows:
         if "loop_gflops" in row:
             row["loop_peak_pct"] = 100 * row["loop_gflops"] / peak["gflops"]
     growth = []
-    catalogues = [200] if smoke else [10_000, 100_000] if quick else CATALOGUES
+    catalogues = args.catalogues or ([200] if smoke else [10_000, 100_000] if quick else CATALOGUES)
     for n_items in catalogues:
         # One simulation: at 10⁵ items a step is already ~1 GFLOP for the 5-head ensemble.
         need, have = memory_needed_bytes(32, n_items), available_memory_bytes()

@@ -5,9 +5,21 @@ import os
 
 import pytest
 
-TEST_COMPILE = (
-    "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false "
-    "--xla_cpu_use_xnnpack=false"
+
+def _jaxlib_minor() -> tuple[int, int]:
+    """jaxlib's (major, minor), read without importing JAX."""
+    from importlib.metadata import version
+
+    major, minor = version("jaxlib").split(".")[:2]
+    return int(major), int(minor)
+
+
+TEST_COMPILE = " ".join(
+    ["--xla_backend_optimization_level=0"]
+    # XLA aborts a process whose XLA_FLAGS name a flag it does not know, and jaxlib 0.11's
+    # (the GPU image's) no longer has this one: seen on an H200, every test worker died at start.
+    + (["--xla_cpu_use_fusion_emitters=false"] if _jaxlib_minor() < (0, 11) else [])
+    + ["--xla_cpu_use_xnnpack=false"]
 )
 """XLA flags of the whole test session, in-process and in every subprocess (they are set in
 the environment before JAX starts its backend, and subprocesses inherit them): the same
@@ -114,13 +126,15 @@ def data_overrides(tmp_path_factory):
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
-    """The environment of a test's subprocess: the CPU backend, and this run's compilation cache
-    (JAX reads `JAX_COMPILATION_CACHE_DIR`; `experiments.run` replaces it with its
-    `compilation_cache` unless that is null), so identical programs compile once per run, and
-    the session's `TEST_COMPILE` flags (inherited through `XLA_FLAGS`)."""
+    """The environment of a test's subprocess: the CPU backend (or the platforms named by
+    `RECSIM_TEST_PLATFORMS`, e.g. `cuda,cpu` to run the entry points' tests on a GPU too), and
+    this run's compilation cache (JAX reads `JAX_COMPILATION_CACHE_DIR`; `experiments.run`
+    replaces it with its `compilation_cache` unless that is null), so identical programs compile
+    once per run, and the session's `TEST_COMPILE` flags (inherited through `XLA_FLAGS`)."""
     import jax
 
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", **extra}
+    platforms = os.environ.get("RECSIM_TEST_PLATFORMS", "cpu")
+    env = {**os.environ, "JAX_PLATFORMS": platforms, **extra}
     directory = jax.config.jax_compilation_cache_dir
     if directory:
         env["JAX_COMPILATION_CACHE_DIR"] = directory
@@ -133,6 +147,13 @@ TINY_STRATEGIES = pytest.mark.xdist_group("tiny_neural_strategies")
 at the tiny size (`steps=20 log_every=10 seeds=2 env.n_items=30 env.n_users=100`): the same
 eight programs, so under pytest-xdist they run on one worker, one after another, and all but
 the first load them from the compilation cache instead of compiling them again."""
+
+
+def subprocess_backend() -> str:
+    """The JAX backend a test's subprocess runs on (`subprocess_env`): "cpu", or "gpu" where
+    `RECSIM_TEST_PLATFORMS` names CUDA or ROCm first."""
+    first = os.environ.get("RECSIM_TEST_PLATFORMS", "cpu").split(",")[0]
+    return "gpu" if first in ("cuda", "rocm", "gpu") else first
 
 
 def production_env(**extra: str) -> dict[str, str]:

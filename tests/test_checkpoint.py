@@ -172,9 +172,11 @@ def test_a_checkpoint_made_under_another_setup_is_refused(tmp_path, monkeypatch)
     interrupted_job(tmp_path / "run", exp, 2, monkeypatch=monkeypatch)
     saved_setup = checkpoint.latest(tmp_path / "run").setup
     assert saved_setup == checkpoint.setup() and saved_setup["devices"]
-    elsewhere = {**saved_setup, "devices": ["cuda:0"], "backend": "gpu"}
+    here = saved_setup["backend"]
+    other = "gpu" if here == "cpu" else "cpu"  # (the suite also runs on a GPU)
+    elsewhere = {**saved_setup, "devices": [f"{other}:0"], "backend": other}
     monkeypatch.setattr(checkpoint, "setup", lambda: elsewhere)
-    with pytest.raises(SetupChangedError, match=r"backend: cpu → gpu; devices: \['"):
+    with pytest.raises(SetupChangedError, match=rf"backend: {here} → {other}; devices: \['"):
         run_job(exp, tmp_path / "run", ["(test)"], progress=False)
     with pytest.raises(SetupChangedError):
         run_job(exp, tmp_path / "run", ["(test)"], tmp_path, progress=False)  # in a sweep

@@ -17,7 +17,7 @@ from recsim.core.metric_table import (
     MODEL_METRICS,
     UNCERTAINTY_METRICS,
 )
-from tests.conftest import production_env
+from tests.conftest import production_env, subprocess_backend
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,7 +64,7 @@ def test_default_run_writes_every_result_file(default_runs):
     canonical = json.dumps(info["config"], sort_keys=True, separators=(",", ":"))
     assert info["config_hash"] == hashlib.sha256(canonical.encode()).hexdigest()
     assert {"python", "jax", "jaxlib", "flax", "optax"} <= set(info["versions"])
-    assert info["backend"] == "cpu" and info["devices"]
+    assert info["backend"] == subprocess_backend() and info["devices"]
     assert info["compile_seconds"] > 0 and info["interactions_per_second"] > 0
 
 

@@ -39,6 +39,27 @@ from recsim.core.types import Transition
 
 PyTree = Any
 
+
+def exact(function: Callable) -> Callable:
+    """`function` traced with every matrix product in full float32 (`Precision.HIGHEST`).
+
+    The world (its hidden truth, clicks and dynamics) and the metrics go through it, so they
+    are the README's equations on every backend: at the default precision an NVIDIA GPU
+    multiplies float32 matrices in TF32, 10-bit mantissas (seen on an H200: a float32 matmul
+    ran at 366 TFLOP/s, five times its float32 arithmetic peak), so the true attractions would
+    carry a relative rounding of 2⁻¹¹, and the [U, N] truth table (one matrix product) and the
+    shown slate's attractions that clicks are drawn from (a batched product) would be rounded
+    apart. The agents' networks keep the backend's default: how a learner multiplies is
+    part of the learner. On the CPU backend the two precisions compute the same bits."""
+
+    @functools.wraps(function)
+    def at_full_precision(*args, **kwargs):
+        with jax.default_matmul_precision("highest"):
+            return function(*args, **kwargs)
+
+    return at_full_precision
+
+
 BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 """JAX records this duration event once per XLA compilation it asks the backend for
 (`jax._src.dispatch.BACKEND_COMPILE_EVENT`): also for one loaded from the persistent
@@ -85,7 +106,7 @@ class Simulation:
         spec = self.env.spec
         return SimCarry(
             keys=sim_keys,
-            env_state=self.env.init(sim_keys.world, params.env),
+            env_state=exact(self.env.init)(sim_keys.world, params.env),
             agent_state=self.agent.init(sim_keys.agent_init, params.agent),
             totals=tracking.init_totals(spec.n_items, spec.slate_size, spec.n_users),
         )
@@ -95,17 +116,17 @@ class Simulation:
     ) -> tuple[SimCarry, Transition]:
         """Step t of one simulation: observe, act, click, learn."""
         env, agent = self.env, self.agent
-        obs = env.observe(keylib.at_step(carry.keys.users, t), carry.env_state, params.env)
+        obs = exact(env.observe)(keylib.at_step(carry.keys.users, t), carry.env_state, params.env)
         obs = obs.replace(step=t)
-        truth = env.truth(carry.env_state, obs, params.env)
+        truth = exact(env.truth)(carry.env_state, obs, params.env)
         act_key, update_key = jax.random.split(keylib.at_step(carry.keys.agent, t))
         if getattr(agent, "uses_population", False):
-            population = env.population_attraction(carry.env_state, params.env)
+            population = exact(env.population_attraction)(carry.env_state, params.env)
             truth = truth.replace(population_attraction=population)
         privileged = (truth,) if agent.uses_truth else ()
         slates, info = agent.act(act_key, carry.agent_state, obs, params.agent, *privileged)
-        expected = env.expected_clicks(truth, slates, params.env)
-        env_state, feedback = env.step(
+        expected = exact(env.expected_clicks)(truth, slates, params.env)
+        env_state, feedback = exact(env.step)(
             keylib.at_step(carry.keys.clicks, t), carry.env_state, obs, slates, params.env
         )
         agent_state = agent.update(
@@ -130,7 +151,7 @@ class Simulation:
             record_key = jax.random.fold_in(keylib.at_step(carry.keys.agent, t), RECORD_STREAM)
             record = self.record(record_key, tr, params)
         last_of_window = (t + 1) % self.log_every == 0  # t is not batched: a real cond
-        totals, window = tracking.accumulate(
+        totals, window = exact(tracking.accumulate)(
             carry.totals, window, tr, self.log_every, novelty_reference,
             evaluate_model=last_of_window if self.agent.predicts_clicks else False,
         )  # fmt: skip
@@ -153,9 +174,9 @@ class Simulation:
         n_sims = jax.tree.leaves(carry.keys)[0].shape[0]
         env_axes = shared.axes(params.env)  # world data (`SharedData`) is not batched
         step_all = jax.vmap(self.step, in_axes=(0, 0, shared.axes(params), None, 0))
-        row_all = jax.vmap(functools.partial(tracking.row, n_users=self.env.spec.n_users))
-        population_all = jax.vmap(self.env.population_attraction, in_axes=(0, env_axes))
-        homogeneity_all = jax.vmap(self.env.user_homogeneity, in_axes=(0, env_axes))
+        row_all = jax.vmap(exact(functools.partial(tracking.row, n_users=self.env.spec.n_users)))
+        population_all = jax.vmap(exact(self.env.population_attraction), in_axes=(0, env_axes))
+        homogeneity_all = jax.vmap(exact(self.env.user_homogeneity), in_axes=(0, env_axes))
 
         def one_window(state, _):
             def one_step(state, _):
