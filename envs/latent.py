@@ -18,6 +18,7 @@ from envs.dynamics import boredom, drift, item_churn, patience
 from envs.latent_config import LatentConfig
 from envs.response import REGISTRY as RESPONSE_MODELS
 from envs.response.base import ResponseModel, gather
+from recsim.core.precision import exact_world
 from recsim.core.types import EnvSpec, Feedback, Observation, Truth
 
 
@@ -65,6 +66,7 @@ class LatentState:
     clock: jax.Array  # [] int32 steps simulated so far
 
 
+@exact_world
 @dataclasses.dataclass(frozen=True)
 class LatentEnv:
     """Topic-clustered items, grouped users with hidden tastes; any response model.

@@ -41,6 +41,7 @@ from flax import struct
 
 from envs.dynamics import boredom, drift, item_churn, patience
 from envs.response.base import ResponseModel, gather
+from recsim.core.precision import exact_world
 from recsim.core.shared import SharedData
 from recsim.core.types import EnvSpec, Feedback, Observation, Truth
 
@@ -98,6 +99,7 @@ class TableState:
     clock: jax.Array  # [] int32
 
 
+@exact_world
 @dataclasses.dataclass(frozen=True)
 class TableEnv:
     """A world whose hidden preferences come from a data table (module docstring)."""

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import pytest
 
 from recsim.core import loop, shared
-from tests.conftest import simulation
+from tests.conftest import simulation, small_env
 
 PRECISION = re.compile(r"stablehlo\.dot_general .*?precision = \[(\w+), (\w+)\]")
 
@@ -38,3 +38,18 @@ def test_every_product_of_the_world_and_the_metrics_is_full_float32(click_model)
 def test_the_networks_keep_the_backends_default():
     precisions = dot_precisions("neural")
     assert ("HIGHEST", "HIGHEST") in precisions and ("DEFAULT", "DEFAULT") in precisions
+
+
+def test_the_world_is_full_float32_when_called_directly():
+    """Outside the loop too (a test, a notebook): the env's own methods are `exact`."""
+    env, params = small_env()
+    key = jax.random.key(0)
+    state = env.init(key, params)
+    obs = env.observe(key, state, params)
+    lowered = [
+        jax.jit(env.init).lower(key, params),
+        jax.jit(env.truth).lower(state, obs, params),
+        jax.jit(env.population_attraction).lower(state, params),
+    ]
+    precisions = [m.groups() for p in lowered for m in PRECISION.finditer(p.as_text())]
+    assert len(precisions) >= 3 and set(precisions) == {("HIGHEST", "HIGHEST")}

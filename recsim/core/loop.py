@@ -35,29 +35,10 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from recsim.core import keys as keylib
 from recsim.core import memory, shared, tracking
 from recsim.core.contracts import Agent, Env
+from recsim.core.precision import exact
 from recsim.core.types import Transition
 
 PyTree = Any
-
-
-def exact(function: Callable) -> Callable:
-    """`function` traced with every matrix product in full float32 (`Precision.HIGHEST`).
-
-    The world (its hidden truth, clicks and dynamics) and the metrics go through it, so they
-    are the README's equations on every backend: at the default precision an NVIDIA GPU
-    multiplies float32 matrices in TF32, 10-bit mantissas (seen on an H200: a float32 matmul
-    ran at 366 TFLOP/s, five times its float32 arithmetic peak), so the true attractions would
-    carry a relative rounding of 2⁻¹¹, and the [U, N] truth table (one matrix product) and the
-    shown slate's attractions that clicks are drawn from (a batched product) would be rounded
-    apart. The agents' networks keep the backend's default: how a learner multiplies is
-    part of the learner. On the CPU backend the two precisions compute the same bits."""
-
-    @functools.wraps(function)
-    def at_full_precision(*args, **kwargs):
-        with jax.default_matmul_precision("highest"):
-            return function(*args, **kwargs)
-
-    return at_full_precision
 
 
 BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
