@@ -177,8 +177,12 @@ def build_grid(config: RunConfig, env, agent) -> tuple[list[dict[str, Any]], lis
             if shared.digests(env_params) != data:
                 raise gridlib.structure_error(path, values, "changes the world data")
     names = dict(axes).get(gridlib.STRATEGY_AXIS)
-    strategies = None if names is None else switched_strategies(config, env.spec, names)
     points = gridlib.points(axes) or [{}]
+    strategies = None
+    if names is not None:  # simulations are grid-point major (`Experiment.batched_params`)
+        layout = [names.index(point[gridlib.STRATEGY_AXIS]) for point in points]
+        layout = [i for i in layout for _ in range(config.seeds)]
+        strategies = switched_strategies(config, env.spec, names, layout)
     params = []
     for point in points:
         rest = {path: v for path, v in point.items() if path != gridlib.STRATEGY_AXIS}
@@ -193,10 +197,13 @@ def build_grid(config: RunConfig, env, agent) -> tuple[list[dict[str, Any]], lis
     return points, params, agent
 
 
-def switched_strategies(config: RunConfig, spec, names: list[Any]) -> tuple[Any, tuple]:
+def switched_strategies(
+    config: RunConfig, spec, names: list[Any], layout: list[int] | None = None
+) -> tuple[Any, tuple]:
     """(`switch` of the strategies `names`, their params in that order). The strategy the
     config selects (`exploration=…`) takes the config's knobs; the others their defaults (the
-    options in conf/exploration/ set none). Each is validated by its factory."""
+    options in conf/exploration/ set none). Each is validated by its factory. `layout`: the
+    strategy index of each simulation (`switch`: each strategy then runs on its own)."""
     if len(set(names)) != len(names):
         raise ConfigError(f"grid.{gridlib.STRATEGY_AXIS}={names} lists a strategy twice")
     built = []
@@ -204,7 +211,7 @@ def switched_strategies(config: RunConfig, spec, names: list[Any]) -> tuple[Any,
         entry = explorations.REGISTRY.get(str(name), f"grid.{gridlib.STRATEGY_AXIS}")
         own = config.exploration if config.exploration.name == name else entry.config_class()
         built.append(entry.make(own, spec))
-    return switch.switch([s for s, _ in built]), tuple(p for _, p in built)
+    return switch.switch([s for s, _ in built], layout), tuple(p for _, p in built)
 
 
 def grid_baseline(baseline: str | None, points: list[dict[str, Any]]) -> str | None:
