@@ -31,9 +31,9 @@ def batch(spec, members, which, seed=0):
     """Random scores, features, keys and the switch's params for len(which) simulations."""
     sims, n = len(which), spec.n_items
     k = jax.random.split(jax.random.key(seed), 5)
+    members_scores = jax.random.uniform(k[3], (sims, 5, U, n))  # sample: one of the members
     scores = Scores(jax.random.uniform(k[0], (sims, U, n)), jax.random.uniform(k[1], (sims, U, n)),
-                    jax.random.uniform(k[2], (sims, U, n)),
-                    jax.random.uniform(k[3], (sims, 5, U, n)))  # fmt: skip
+                    members_scores[:, 2], members_scores)  # fmt: skip
     features = jax.random.normal(k[4], (sims, n, spec.item_feature_dim))
     stacked = jax.tree.map(lambda x: jnp.stack([x] * sims), members)
     params = switch.SwitchParams(jnp.asarray(which, jnp.int32), stacked)
@@ -113,3 +113,49 @@ def test_unbatched_it_runs_the_chosen_strategy():
     alone, _ = strategies[3].select(first[0], first[1], first[2], spec.slate_size, members[3],
                                     jnp.int32(7))  # fmt: skip
     np.testing.assert_array_equal(slates, alone)
+
+
+def propensity_args(spec, members, which, strategies):
+    """A slate each simulation's own strategy shows, and the arguments of a propensity."""
+    key, scores, features, params = batch(spec, members, [which])
+    one = jax.tree.map(lambda x: x[0], (key, scores, features, params))
+    slates, _ = strategies[which].select(one[0], one[1], one[2], spec.slate_size,
+                                         members[which], jnp.int32(7))  # fmt: skip
+    return slates, one
+
+
+@pytest.mark.parametrize("which", range(4))
+def test_the_propensity_is_the_chosen_strategys(which):
+    """Chain and marginals of the switch are those of the strategy its `which` names
+    (ε-greedy, uniform random, Thompson with the ensemble members, greedy: all in closed form)."""
+    spec, strategies, members = built(["epsilon_greedy", "random", "thompson", "greedy"])
+    switched = switch.switch(strategies, [0, 1, 2, 3]).propensity
+    slates, (_, scores, features, params) = propensity_args(spec, members, which, strategies)
+    own = strategies[which].propensity
+    k, step = spec.slate_size, jnp.int32(7)
+    chain = switched.chain(slates, scores, features, k, params, step)
+    np.testing.assert_array_equal(chain, own.chain(slates, scores, features, k, members[which],
+                                                   step))  # fmt: skip
+    assert float(jnp.min(chain)) > 0  # its own slate: possible under it
+    marginals = switched.marginals(scores, features, k, params, step)
+    np.testing.assert_array_equal(marginals, own.marginals(scores, features, k, members[which],
+                                                           step))  # fmt: skip
+
+
+def test_marginals_are_left_out_when_a_listed_strategy_has_none_in_closed_form():
+    spec, strategies, members = built(["epsilon_greedy", "boltzmann"])
+    switched = switch.switch(strategies).propensity
+    assert switched.chain is not None and switched.marginals is None
+    slates, (_, scores, features, params) = propensity_args(spec, members, 1, strategies)
+    k, step = spec.slate_size, jnp.int32(7)
+    np.testing.assert_array_equal(
+        switched.chain(slates, scores, features, k, params, step),
+        strategies[1].propensity.chain(slates, scores, features, k, members[1], step),
+    )
+
+
+def test_no_propensity_when_a_listed_strategy_states_none():
+    spec, strategies, _ = built(["greedy", "ucb"])
+    silent = Exploration("silent", strategies[1].select, None)
+    assert switch.switch([strategies[0], silent]).propensity is None
+    assert switch.switch(strategies).propensity is not None
