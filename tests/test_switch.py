@@ -56,6 +56,8 @@ def test_grouped_slates_equal_every_branchs(which):
     grouped = run_vmapped(switch.switch(strategies, LAYOUT), spec, args)
     for a, b in zip(every, grouped, strict=True):
         np.testing.assert_array_equal(a, b)
+    for slates, explored in (every, grouped):  # item ids and flags, whichever path ran
+        assert slates.dtype == jnp.int32 and explored.dtype == jnp.bool_
     # and each simulation got its own strategy's slates (the one alone, same key and scores)
     for sim, index in enumerate(which):
         alone = strategies[index].select(
@@ -124,12 +126,14 @@ def propensity_args(spec, members, which, strategies):
     return slates, one
 
 
-@pytest.mark.parametrize("which", range(4))
+@pytest.mark.parametrize("which", range(5))
 def test_the_propensity_is_the_chosen_strategys(which):
     """Chain and marginals of the switch are those of the strategy its `which` names
-    (ε-greedy, uniform random, Thompson with the ensemble members, greedy: all in closed form)."""
-    spec, strategies, members = built(["epsilon_greedy", "random", "thompson", "greedy"])
-    switched = switch.switch(strategies, [0, 1, 2, 3]).propensity
+    (ε-greedy, uniform random, Thompson with the ensemble members, greedy, diversity — which
+    reads the item features: all in closed form)."""
+    names = ["epsilon_greedy", "random", "thompson", "greedy", "diversity"]
+    spec, strategies, members = built(names)
+    switched = switch.switch(strategies, range(5)).propensity
     slates, (_, scores, features, params) = propensity_args(spec, members, which, strategies)
     own = strategies[which].propensity
     k, step = spec.slate_size, jnp.int32(7)
