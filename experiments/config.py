@@ -180,16 +180,16 @@ def build_grid(config: RunConfig, env, agent) -> tuple[list[dict[str, Any]], lis
     points = gridlib.points(axes) or [{}]
     strategies = None
     if names is not None:  # simulations are grid-point major (`Experiment.batched_params`)
-        layout = [names.index(point[gridlib.STRATEGY_AXIS]) for point in points]
-        layout = [i for i in layout for _ in range(config.seeds)]
+        index_of_point = [names.index(point[gridlib.STRATEGY_AXIS]) for point in points]
+        layout = [i for i in index_of_point for _ in range(config.seeds)]
         strategies = switched_strategies(config, env.spec, names, layout)
     params = []
-    for point in points:
+    for g, point in enumerate(points):
         rest = {path: v for path, v in point.items() if path != gridlib.STRATEGY_AXIS}
         _, env_params, point_agent, agent_params = build_point(gridlib.apply(config, rest))
         if strategies is not None:  # the same switched agent at every point
             strategy, members = strategies
-            which = jnp.int32(names.index(point[gridlib.STRATEGY_AXIS]))
+            which = jnp.int32(index_of_point[g])
             agent, agent_params = agents.with_exploration(
                 (point_agent, agent_params), (strategy, switch.SwitchParams(which, members))
             )

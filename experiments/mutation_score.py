@@ -64,10 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.root} is not a directory; run `mutmut run` first", file=sys.stderr)
         return 2
     found = statuses(args.root)
-    results = {module: counts(by_name) for module, by_name in found.items()}
+    tallies = {module: counts(by_name) for module, by_name in found.items()}
     results = {
         module: tally
-        for module, tally in results.items()
+        for module, tally in tallies.items()
         if sum(tally.values()) > (0 if args.all else tally["not checked"])
     }
     if not results:

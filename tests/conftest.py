@@ -133,8 +133,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     once per run, and the session's `TEST_COMPILE` flags (inherited through `XLA_FLAGS`)."""
     import jax
 
-    platforms = os.environ.get("RECSIM_TEST_PLATFORMS", "cpu")
-    env = {**os.environ, "JAX_PLATFORMS": platforms, **extra}
+    env = {**os.environ, "JAX_PLATFORMS": subprocess_platforms(), **extra}
     directory = jax.config.jax_compilation_cache_dir
     if directory:
         env["JAX_COMPILATION_CACHE_DIR"] = directory
@@ -149,10 +148,15 @@ eight programs, so under pytest-xdist they run on one worker, one after another,
 the first load them from the compilation cache instead of compiling them again."""
 
 
+def subprocess_platforms() -> str:
+    """JAX_PLATFORMS of a test's subprocess: `RECSIM_TEST_PLATFORMS`, else "cpu"."""
+    return os.environ.get("RECSIM_TEST_PLATFORMS", "cpu")
+
+
 def subprocess_backend() -> str:
     """The JAX backend a test's subprocess runs on (`subprocess_env`): "cpu", or "gpu" where
     `RECSIM_TEST_PLATFORMS` names CUDA or ROCm first."""
-    first = os.environ.get("RECSIM_TEST_PLATFORMS", "cpu").split(",")[0]
+    first = subprocess_platforms().split(",")[0]
     return "gpu" if first in ("cuda", "rocm", "gpu") else first
 
 

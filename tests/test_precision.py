@@ -1,6 +1,7 @@
-"""The world and the metrics multiply matrices in full float32 on every backend (`loop.exact`):
-every matrix product of a program whose agent has no network is `HIGHEST`; the neural agent's
-own products keep the backend's default (TF32 on recent NVIDIA GPUs)."""
+"""The world and the metrics multiply matrices in full float32 on every backend
+(`recsim.core.precision`): every matrix product of a program whose agent has no network is
+`HIGHEST`; the neural agent's own products keep the backend's default (TF32 on recent NVIDIA
+GPUs)."""
 
 import re
 

@@ -40,7 +40,6 @@ from recsim.core.types import Transition
 
 PyTree = Any
 
-
 BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 """JAX records this duration event once per XLA compilation it asks the backend for
 (`jax._src.dispatch.BACKEND_COMPILE_EVENT`): also for one loaded from the persistent

@@ -5,9 +5,11 @@ from collections.abc import Callable
 
 import jax
 
-WORLD_METHODS = ("init", "observe", "step", "truth", "expected_clicks", "population_attraction",
-                 "user_homogeneity")  # fmt: skip
-"""The `Env` contract's methods (`recsim.core.contracts.Env`)."""
+from recsim.core.contracts import Env
+
+WORLD_METHODS = tuple(name for name, value in vars(Env).items()
+                      if callable(value) and not name.startswith("_"))  # fmt: skip
+"""The `Env` contract's methods (init, observe, step, truth, expected_clicks, …)."""
 
 
 def exact(function: Callable) -> Callable:
@@ -32,7 +34,8 @@ def exact(function: Callable) -> Callable:
 
 def exact_world(cls: type) -> type:
     """Class decorator: every `Env` method of `cls` runs under `exact`, so the world is the
-    README's equations wherever it is called (in the loop, a test, a notebook)."""
+    README's equations wherever it is called (in a test, a notebook). The loop applies `exact`
+    to its env calls as well, for an env written without this decorator."""
     for name in WORLD_METHODS:
         setattr(cls, name, exact(getattr(cls, name)))
     return cls
