@@ -28,7 +28,7 @@ emitters and without XNNPACK: about 4 times faster to compile (a LinUCB run on t
 2 cores: 20.8 s of XLA compiling at the defaults, 4.9 s with these) and about 4 times slower
 to run (the default experiment at 6 seeds: compile 19.1 s and run 10.5 s at the defaults, 5.4 s
 and 47.0 s with these), so the tests of long runs use the defaults (`production_env`: the
-default experiment's runs, the learning checks, the benchmark). Every test's claim is about
+default experiment's runs, the learning checks). Every test's claim is about
 what a program computes, not how fast. The flags change floating-point results in the last
 bits, so a learning run's trajectory may part from the default build's after a while (the
 default experiment at 6 seeds: expected_ctr 0.3922 against 0.3932, both within the other's

@@ -40,7 +40,10 @@ def test_paired_difference_hand_computed():
 
 
 def test_cold_start_ucb_shows_new_items_more_than_greedy():
-    size = ("agent=neural", "agent.item_prior=1.0", "seeds=8", "steps=1000")
+    """500 steps: ten rounds of churn (5 % of the catalogue every 50 steps). Measured: UCB's
+    mean new-item exposure above greedy's on all 8 seeds, mean +0.033 ± 0.0075 (95 % paired
+    t), 4.4 half-widths from 0; at 1,000 steps +0.049 ± 0.011 (4.5)."""
+    size = ("agent=neural", "agent.item_prior=1.0", "seeds=8", "steps=500")
     # Both strategies in one program (the strategy axis: grid point-major, 8 seeds each).
     rows = run_preset("cold_start", *size, "grid.exploration.name=[greedy,ucb]")
     greedy, ucb = ({name: v[i * 8 : (i + 1) * 8] for name, v in rows.items()} for i in (0, 1))
