@@ -355,6 +355,23 @@ def test_epsilon_greedy_draws_every_ordered_sample_of_outside_items_equally_ofte
     assert stats.chi2.sf(chi2, df=cells - 1) > alpha, chi2
 
 
+@pytest.mark.parametrize("n_items", [6, 8])
+def test_epsilon_greedy_draws_outside_items_in_k_squared_from_n_equal_2k(n_items):
+    """From N = 2k on (here k = 3), the exploring slots take `distinct_outside`'s draw (the
+    O(k²) path of the module docstring), not the O(N) fallback for tiny catalogues: with ε = 1
+    every slot explores, so the slate is that draw from the key `select` splits off, exactly."""
+    from agents.exploration.epsilon_greedy import distinct_outside
+
+    k, key = 3, 7
+    scores = random_scores(43, users=256, n_items=n_items)
+    slates, explored = run("epsilon_greedy", scores, random_features(44, n_items), k, key=key,
+                           epsilon=1.0)  # fmt: skip
+    _, item_key = jax.random.split(jax.random.key(key))
+    expected = distinct_outside(item_key, jnp.asarray(greedy_top_k(scores.mean, k)), n_items)
+    assert explored.all()
+    np.testing.assert_array_equal(slates, np.asarray(expected))
+
+
 def test_epsilon_at_schedule_by_hand():
     _, params = build("epsilon_greedy", epsilon=0.8, decay=0.5, epsilon_min=0.15)
     for step, expected in [(0, 0.8), (1, 0.4), (2, 0.2), (3, 0.15), (10, 0.15)]:
