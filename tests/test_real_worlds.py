@@ -8,6 +8,8 @@ import json
 import math
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import jax
@@ -23,6 +25,9 @@ from recsim.core import memory, shared
 from recsim.core.validation import ConfigError
 from recsim.testing import check_env
 from tests import real_data_files as files
+from tests.conftest import production_env, subprocess_env
+
+ROOT = Path(__file__).resolve().parents[1]
 
 FAST_FIT = dict(epochs=60)  # the tests that need a world, not a good fit
 
@@ -165,14 +170,9 @@ def test_the_fit_recovers_planted_ratings_and_reports_held_out_error(planted, tm
     """The fit at the default settings (500 full-batch Adam steps), in a process compiled as
     users compile (`production_env`): 4.5 s there, 22.6 s under the test session's quick
     compilation (this 2-core machine)."""
-    import subprocess
-    import sys
-
-    from tests.conftest import production_env
-
     saved = tmp_path / "fit.npz"
     done = subprocess.run([sys.executable, "-c", FIT_AT_THE_DEFAULTS, str(saved)],
-                          cwd=Path(__file__).resolve().parents[1], env=production_env(),
+                          cwd=ROOT, env=production_env(),
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     with np.load(saved) as arrays:
@@ -421,7 +421,7 @@ def test_a_grid_over_a_traced_knob_keeps_one_world_and_one_over_the_fit_is_refus
     register_configs()
     base = ["env=movielens", f"env.data_dir={ml_dirs[0]}", f"env.fit_cache={fit_cache}",
             "env.epochs=60", "agent=random", "seeds=3"]  # fmt: skip
-    conf = str(Path(__file__).resolve().parents[1] / "conf")
+    conf = str(ROOT / "conf")
     with initialize_config_dir(config_dir=conf, version_base="1.3"):
         experiment = build_experiment(compose("config", base + ["grid.env.click_slope=[2,3]"]))
         assert "fit_cache" not in experiment.config["env"]  # where, not what: not hashed
@@ -438,16 +438,10 @@ def test_a_grid_over_a_traced_knob_keeps_one_world_and_one_over_the_fit_is_refus
 
 
 def test_the_first_run_fits_and_the_second_reads_the_fit(ml_dirs, tmp_path):
-    import subprocess
-    import sys
-
-    from tests.conftest import subprocess_env
-
     args = [sys.executable, "-m", "experiments.run", "env=movielens",
             f"env.data_dir={ml_dirs[1]}", f"env.fit_cache={tmp_path / 'fits'}", "env.epochs=30",
             "agent=random", "seeds=2", "steps=20", "log_every=10"]  # fmt: skip
-    root = Path(__file__).resolve().parents[1]
-    first = subprocess.run(args + [f"hydra.run.dir={tmp_path / 'a'}"], cwd=root,
+    first = subprocess.run(args + [f"hydra.run.dir={tmp_path / 'a'}"], cwd=ROOT,
                            capture_output=True, text=True, env=subprocess_env())  # fmt: skip
     assert first.returncode == 0, first.stderr[-2000:]
     assert "movielens: fitted biased MF (rank 32, λ 0.15, 30 epochs)" in first.stderr
@@ -455,7 +449,7 @@ def test_the_first_run_fits_and_the_second_reads_the_fit(ml_dirs, tmp_path):
     recorded = json.loads((tmp_path / "a" / "run.json").read_text())["world_data"]
     digest = movielens_files.load(str(ml_dirs[1])).digest  # sha256 of the three files
     assert len(recorded) == 1 and recorded[0].startswith(f"{digest}:mf-")
-    second = subprocess.run(args + [f"hydra.run.dir={tmp_path / 'b'}"], cwd=root,
+    second = subprocess.run(args + [f"hydra.run.dir={tmp_path / 'b'}"], cwd=ROOT,
                             capture_output=True, text=True, env=subprocess_env())  # fmt: skip
     assert second.returncode == 0, second.stderr[-2000:]
     assert "movielens: read the fit" in second.stderr and "fitted" not in second.stderr
