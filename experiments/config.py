@@ -49,6 +49,7 @@ class RunConfig:
     baseline: str | None = None  # KEY=VALUE: a sweep's compare.csv pairs configs with it
     checkpoint_every: int = 0  # chunks between checkpoints of the run's state (0: none)
     resume: bool = False  # continue this configuration's latest checkpointed run
+    figures: bool = True  # draw the run's curves.png (false: numbers only)
     env: Any = MISSING
     agent: Any = MISSING
     exploration: Any = MISSING  # used by learning agents; baselines ignore it
@@ -57,7 +58,7 @@ class RunConfig:
 
 
 NOT_HASHED = ("progress", "compilation_cache", "overwrite", "baseline", "checkpoint_every",
-              "resume")  # fmt: skip
+              "resume", "figures")  # fmt: skip
 """Top-level keys that say how a run is done or shown, not what it computes: left out of the
 recorded config and its hash (a checkpointed or resumed run is the same result)."""
 
@@ -275,4 +276,5 @@ def build_experiment(cfg: DictConfig) -> "Experiment":
         title=title,
         baseline=grid_baseline(config.baseline, points),
         checkpoint_every=config.checkpoint_every,
+        figures=config.figures,
     )

@@ -25,7 +25,8 @@ from tests.test_interrupt import hear_ctrl_c
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = str(ROOT / "conf")
-SMALL = ["env.n_items=50", "env.n_users=200", "steps=200", "log_every=20", "seeds=2"]
+SMALL = ["env.n_items=50", "env.n_users=200", "steps=200", "log_every=20", "seeds=2",
+         "figures=false"]  # fmt: skip
 ENV = subprocess_env()
 register_configs()
 
@@ -236,8 +237,11 @@ def test_a_checkpoint_interval_the_run_cannot_use_is_refused(override, message):
         experiment(override)
 
 
-# Through the entry point: a run long enough to be killed between checkpoints (20 chunks).
-RUN = ["env.n_items=200", "seeds=2", "steps=1000", "log_every=25", "compilation_cache=null"]
+# Through the entry point: a run long enough to be killed between checkpoints (20 chunks of
+# 20 steps; 1000 steps took 5 s longer to run and killed no later).
+STEPS = 400
+RUN = ["env.n_items=200", "seeds=2", f"steps={STEPS}", "log_every=10", "compilation_cache=null",
+       "figures=false"]  # fmt: skip
 
 
 def entry_point(*overrides, **popen):
@@ -345,7 +349,7 @@ def test_ctrl_c_says_what_was_kept_and_its_resume_command_resumes(tmp_path, unin
     saved = checkpoint.latest(run_dir)
     line = stderr.strip().splitlines()[-1]
     prefix = (f"interrupted: {run_dir} holds no result (job.json: interrupted); kept: its "
-              f"checkpoint after step {saved.steps_done} of 1000; resume: ")  # fmt: skip
+              f"checkpoint after step {saved.steps_done} of {STEPS}; resume: ")  # fmt: skip
     assert line.startswith(prefix), line
     command = shlex.split(line.removeprefix(prefix))
     assert command[:3] == ["python", "-m", "experiments.run"]

@@ -94,9 +94,15 @@ def test_random_ends_below_oracle_and_popularity(default_runs):
 
 @pytest.mark.slow
 def test_same_command_twice_gives_identical_metrics(default_runs, tmp_path):
+    """And `figures=false` changes no number and not the config hash: it only leaves out
+    curves.png (removing an older one, which would not be of these numbers)."""
     first_dir, _ = default_runs["popularity"]
-    result = run_entry_point(tmp_path / "again", "agent=popularity")
+    (tmp_path / "again").mkdir()
+    (tmp_path / "again" / "curves.png").write_bytes(b"an older run's figure")
+    result = run_entry_point(tmp_path / "again", "agent=popularity", "figures=false")
     assert result.returncode == 0, result.stderr
+    assert (tmp_path / "again" / "COMPLETED").is_file()
+    assert not (tmp_path / "again" / "curves.png").exists()
     first = pd.read_parquet(first_dir / "metrics.parquet")
     again = pd.read_parquet(tmp_path / "again" / "metrics.parquet")
     pd.testing.assert_frame_equal(first, again, check_exact=True)
@@ -128,7 +134,7 @@ def test_same_command_twice_gives_identical_metrics(default_runs, tmp_path):
             "+foo=1",
             "foo: unknown key (not in RunConfig); the keys are seed, seeds, steps, "
             "log_every, progress, compilation_cache, overwrite, baseline, checkpoint_every, "
-            "resume, env, agent, exploration, grid, log",
+            "resume, figures, env, agent, exploration, grid, log",
         ),
     ],
 )

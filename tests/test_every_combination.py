@@ -24,7 +24,7 @@ def test_every_strategy_with_neural_and_linucb_runs_through_the_entry_point(tmp_
         sys.executable, "-m", "experiments.run", "--multirun", "agent=neural,linucb",
         f"grid.exploration.name=[{','.join(strategies)}]",
         "steps=20", "log_every=10", "seeds=2", "env.n_items=30", "env.n_users=100",
-        f"hydra.sweep.dir={tmp_path}",
+        "figures=false", f"hydra.sweep.dir={tmp_path}",
     ]  # fmt: skip
     result = subprocess.run(command, cwd=ROOT, env=subprocess_env(), capture_output=True, text=True,
                             timeout=900)  # fmt: skip

@@ -18,7 +18,8 @@ ENV = subprocess_env()
 
 
 def start(*overrides: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "experiments.run", *overrides, "compilation_cache=null"]
+    command = [sys.executable, "-m", "experiments.run", *overrides, "compilation_cache=null",
+               "figures=false"]  # fmt: skip
     return subprocess.Popen(
         command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=hear_ctrl_c,
@@ -103,32 +104,6 @@ def test_a_second_run_into_a_busy_dir_is_refused(tmp_path):
         "another hydra.run.dir"
     ]
     assert json.loads((run_dir / "job.json").read_text())["status"] == "interrupted"
-
-
-@pytest.mark.slow
-def test_a_single_run_replaces_another_configs_result_only_with_overwrite(tmp_path):
-    run_dir = tmp_path / "run"
-
-    def run(*overrides):
-        command = [sys.executable, "-m", "experiments.run", f"hydra.run.dir={run_dir}",
-                   "steps=50", "log_every=50", "compilation_cache=null", *overrides]  # fmt: skip
-        return subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True)
-
-    # The other configuration differs in its master seed only: one compiled program for all
-    # four runs (each later run loads it from the run's compilation cache).
-    other = ("seeds=1", "seed=1")
-    assert run("seeds=1").returncode == 0
-    kept = (run_dir / "metrics.parquet").read_bytes()
-    refused = run(*other)
-    assert refused.returncode == 2
-    assert refused.stderr.strip().splitlines() == [
-        f"error: {run_dir} holds the completed result of another configuration; pass "
-        "overwrite=true to replace it, or choose another hydra.run.dir"
-    ]
-    assert (run_dir / "metrics.parquet").read_bytes() == kept
-    assert run("seeds=1").returncode == 0  # the same configuration may run again
-    assert run(*other, "overwrite=true").returncode == 0
-    assert (run_dir / "metrics.parquet").read_bytes() != kept
 
 
 LOST_INTERRUPT = """

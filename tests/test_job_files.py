@@ -13,7 +13,14 @@ import yaml
 from tests.conftest import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["steps=20", "log_every=10", "seeds=2", "env.n_items=30", "env.n_users=100"]
+TINY = [
+    "steps=20",
+    "log_every=10",
+    "seeds=2",
+    "env.n_items=30",
+    "env.n_users=100",
+    "figures=false",
+]  # each job's curves.png: drawn where a test reads it
 pytestmark = pytest.mark.slow
 
 
@@ -33,7 +40,9 @@ def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
     }
 
 
-def test_a_refused_single_run_leaves_the_completed_run_dir_untouched(tmp_path):
+def test_a_single_run_replaces_another_configs_result_only_with_overwrite(tmp_path):
+    """Refused (exit 2, one line), the completed run dir is left as it was, file for file; the
+    same configuration may run again; `overwrite=true` replaces the result."""
     run_dir = tmp_path / "run"
     first = entry_point(f"hydra.run.dir={run_dir}", "agent=random")
     assert first.returncode == 0, first.stderr[-2000:]
@@ -42,12 +51,24 @@ def test_a_refused_single_run_leaves_the_completed_run_dir_untouched(tmp_path):
     assert yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())["agent"]["name"] == (
         "random"
     )
+    kept = (run_dir / "metrics.parquet").read_bytes()
     before = snapshot(run_dir)
     assert {".hydra/config.yaml", ".hydra/hydra.yaml", "job.json", "run.json"} <= set(before)
     refused = entry_point(f"hydra.run.dir={run_dir}", "agent=popularity")
     assert refused.returncode == 2
-    assert "holds the completed result of another configuration" in refused.stderr
+    assert refused.stderr.strip().splitlines() == [
+        f"error: {run_dir} holds the completed result of another configuration; pass "
+        "overwrite=true to replace it, or choose another hydra.run.dir"
+    ]
     assert snapshot(run_dir) == before
+    assert entry_point(f"hydra.run.dir={run_dir}", "agent=random").returncode == 0  # the same
+    assert (run_dir / "metrics.parquet").read_bytes() == kept
+    replaced = entry_point(f"hydra.run.dir={run_dir}", "agent=popularity", "overwrite=true")
+    assert replaced.returncode == 0, replaced.stderr[-2000:]
+    assert (run_dir / "metrics.parquet").read_bytes() != kept
+    assert json.loads((run_dir / "run.json").read_text())["config"]["agent"]["name"] == (
+        "popularity"
+    )
 
 
 def test_a_resumed_or_refused_sweep_leaves_completed_jobs_untouched(tmp_path):

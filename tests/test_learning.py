@@ -25,7 +25,8 @@ def entry_point(*overrides: str) -> None:
     """`python -m experiments.run` with `overrides`, compiled as users compile it: these runs
     are long (the default horizon), where the test session's quick compilation would cost
     more in running than it saves in compiling (tests/conftest.py, `TEST_COMPILE`)."""
-    command = [sys.executable, "-m", "experiments.run", *overrides, f"seeds={SEEDS}"]
+    command = [sys.executable, "-m", "experiments.run", *overrides, f"seeds={SEEDS}",
+               "figures=false"]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, env=production_env(), capture_output=True,
                           text=True, timeout=1200)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

@@ -440,7 +440,7 @@ def test_a_grid_over_a_traced_knob_keeps_one_world_and_one_over_the_fit_is_refus
 def test_the_first_run_fits_and_the_second_reads_the_fit(ml_dirs, tmp_path):
     args = [sys.executable, "-m", "experiments.run", "env=movielens",
             f"env.data_dir={ml_dirs[1]}", f"env.fit_cache={tmp_path / 'fits'}", "env.epochs=30",
-            "agent=random", "seeds=2", "steps=20", "log_every=10"]  # fmt: skip
+            "agent=random", "seeds=2", "steps=20", "log_every=10", "figures=false"]  # fmt: skip
     first = subprocess.run(args + [f"hydra.run.dir={tmp_path / 'a'}"], cwd=ROOT,
                            capture_output=True, text=True, env=subprocess_env())  # fmt: skip
     assert first.returncode == 0, first.stderr[-2000:]

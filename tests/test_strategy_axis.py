@@ -104,7 +104,7 @@ def test_the_compare_exploration_preset_is_one_program_with_its_comparison(tmp_p
     writes what its sweep wrote: a strategy column, summary.csv and compare.csv."""
     command = [sys.executable, "-m", "experiments.run", "+experiment=compare_exploration",
                "steps=20", "log_every=10", "seeds=2", "env.n_items=30", "env.n_users=100",
-               f"hydra.run.dir={tmp_path}"]  # fmt: skip
+               "figures=false", f"hydra.run.dir={tmp_path}"]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, env=subprocess_env(), capture_output=True,
                           text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]

@@ -42,6 +42,7 @@ class Experiment:
     checkpoint_every: int = 0  # chunks between checkpoints (0: none); not part of the config
     # `KEY=VALUE` naming a grid column's value: compare.csv pairs every grid point with it
     baseline: str | None = None
+    figures: bool = True  # draw curves.png (false: the numbers only); not part of the config
 
     @property
     def n_simulations(self) -> int:
@@ -67,9 +68,10 @@ class RunOutput(NamedTuple):
 def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None = None) -> RunOutput:
     """Runs the experiment, checks every metric is finite, writes the result files.
 
-    Files (each atomic): `curves.png`, `metrics.parquet`, `run.json`, then `COMPLETED`; a run
-    that fails before writing writes nothing, and without `COMPLETED` a directory's files are
-    not a result. Returns run.json's contents and the metrics frame.
+    Files (each atomic): `curves.png` (unless `experiment.figures` is false), `metrics.parquet`,
+    `run.json`, then `COMPLETED`; a run that fails before writing writes nothing, and without
+    `COMPLETED` a directory's files are not a result. Returns run.json's contents and the
+    metrics frame.
 
     With `experiment.checkpoint_every` = n > 0, the state after every n-th chunk is saved to
     `run_dir/checkpoint` (`recsim.runs.checkpoint`); a run whose `run_dir` holds a checkpoint
@@ -188,12 +190,15 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
         results.write_atomic(
             run_dir / sweep.COMPARE_FILE, lambda tmp: comparison.to_csv(tmp, index=False)
         )
-    results.write_atomic(
-        run_dir / "curves.png",
-        lambda tmp: figures.curves(frame, axes, METRIC_NAMES, title=experiment.title).savefig(
-            tmp, dpi=110, format="png"
-        ),
-    )
+    if experiment.figures:
+        results.write_atomic(
+            run_dir / "curves.png",
+            lambda tmp: figures.curves(frame, axes, METRIC_NAMES, title=experiment.title).savefig(
+                tmp, dpi=110, format="png"
+            ),
+        )
+    else:
+        (run_dir / "curves.png").unlink(missing_ok=True)  # an older run's: not of these numbers
     results.write_parquet(run_dir / "metrics.parquet", frame)
     results.write_json(run_dir / "run.json", info)
     results.mark_completed(run_dir)
