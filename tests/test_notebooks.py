@@ -10,14 +10,9 @@ from nbclient import NotebookClient
 from tests.conftest import TINY_STRATEGIES, subprocess_env
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
-TINY = [
-    "steps=20",
-    "log_every=10",
-    "seeds=2",
-    "env.n_items=30",
-    "env.n_users=100",
-    "figures=false",
-]  # the runs' curves.png: the notebooks draw their own
+# figures=false: the runs' curves.png (the notebooks draw their own)
+TINY = ["steps=20", "log_every=10", "seeds=2", "env.n_items=30", "env.n_users=100",
+        "figures=false"]  # fmt: skip
 
 
 def test_there_are_notebooks():
