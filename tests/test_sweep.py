@@ -15,14 +15,9 @@ from recsim.core.metric_table import METRIC_NAMES
 from tests.conftest import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = [
-    "steps=20",
-    "log_every=10",
-    "seeds=2",
-    "env.n_items=30",
-    "env.n_users=100",
-    "figures=false",
-]  # each job's curves.png: drawn where a test reads it
+# figures=false: each job's curves.png (drawn where a test reads it)
+TINY = ["steps=20", "log_every=10", "seeds=2", "env.n_items=30", "env.n_users=100",
+        "figures=false"]  # fmt: skip
 pytestmark = pytest.mark.slow
 
 
