@@ -42,22 +42,6 @@ def wait_for_status(job_file: Path, status: str, timeout: float = 240.0) -> None
 
 
 @pytest.mark.slow
-def test_ctrl_c_records_interrupted_exits_130_in_one_line(tmp_path):
-    run_dir = tmp_path / "run"
-    process = start(f"hydra.run.dir={run_dir}", "seeds=2", "steps=20000", "log_every=100")
-    wait_for_status(run_dir / "job.json", "running")
-    time.sleep(1.0)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=240)
-    assert process.returncode == 130, stderr
-    assert stderr.strip().splitlines() == [
-        f"interrupted: {run_dir} holds no result (job.json: interrupted); kept: nothing"
-    ]
-    assert json.loads((run_dir / "job.json").read_text())["status"] == "interrupted"
-    assert not (run_dir / "COMPLETED").exists() and not (run_dir / "metrics.parquet").exists()
-
-
-@pytest.mark.slow
 def test_ctrl_c_in_a_sweep_merges_what_completed(tmp_path):
     sweep_dir = tmp_path / "sweep"
     process = start(
@@ -89,7 +73,9 @@ def test_an_unwritable_compilation_cache_is_one_line_exit_2(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_second_run_into_a_busy_dir_is_refused(tmp_path):
+def test_a_busy_dir_is_refused_and_ctrl_c_records_interrupted_exits_130_in_one_line(tmp_path):
+    """A second run into a dir another run is writing is refused; Ctrl-C then stops the first:
+    exit 130, one line saying what was kept, job.json `interrupted`, no result files."""
     run_dir = tmp_path / "run"
     first = start(f"hydra.run.dir={run_dir}", "seeds=2", "steps=20000", "log_every=100")
     wait_for_status(run_dir / "job.json", "running")
@@ -97,13 +83,18 @@ def test_a_second_run_into_a_busy_dir_is_refused(tmp_path):
                "steps=50", "log_every=50", "compilation_cache=null"]  # fmt: skip
     second = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True)
     first.send_signal(signal.SIGINT)
-    first.communicate(timeout=240)
+    _, stderr = first.communicate(timeout=240)
     assert second.returncode == 2
     assert second.stderr.strip().splitlines() == [
         f"error: {run_dir} is being written by another run now; wait for it, or choose "
         "another hydra.run.dir"
     ]
+    assert first.returncode == 130, stderr
+    assert stderr.strip().splitlines() == [
+        f"interrupted: {run_dir} holds no result (job.json: interrupted); kept: nothing"
+    ]
     assert json.loads((run_dir / "job.json").read_text())["status"] == "interrupted"
+    assert not (run_dir / "COMPLETED").exists() and not (run_dir / "metrics.parquet").exists()
 
 
 LOST_INTERRUPT = """
