@@ -147,6 +147,24 @@ def test_monte_carlo_marginals_of_boltzmann():
     assert close(estimated, implied_marginals(expected)).all()
 
 
+def test_monte_carlo_marginals_give_the_strategy_its_features_and_step():
+    """A slate that depends on nothing but the item features and the step: every draw is that
+    slate, so the estimate is its one-hot exactly (and a strategy handed no features or no
+    step fails)."""
+
+    def by_features_and_step(key, scores, item_features, k, params, step):
+        order = jnp.roll(jnp.argsort(-item_features[:, 0]), -step)  # [N]
+        return jnp.broadcast_to(order[:k], (USERS, k)), jnp.zeros((USERS, k), bool)
+
+    estimated = estimate_marginals(by_features_and_step, jax.random.key(0), SCORES, FEATURES, K,
+                                   None, STEP, 8)  # fmt: skip
+    order = np.roll(np.argsort(-np.asarray(FEATURES)[:, 0]), -int(STEP))
+    expected = np.zeros((USERS, K, N_ITEMS))
+    for j in range(K):
+        expected[:, j, order[j]] = 1.0
+    np.testing.assert_array_equal(np.asarray(estimated), expected)
+
+
 # ---------------------------------------------------------------- Thompson over an ensemble
 
 E, T_ITEMS, T_K, T_DRAWS = 5, 6, 3, 100_000
