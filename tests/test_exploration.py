@@ -457,6 +457,42 @@ def test_diversity_zero_weight_first_pick_is_most_relevant():
     np.testing.assert_array_equal(zero[:, 0], greedy_first)
 
 
+def mmr_reference(mean, features, lam, k):
+    """MMR in float64 from the module docstring's formula: slates [U, k] and, per pick, the
+    gap between the best and the second-best value (a near-tie may go either way in float32)."""
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    unit = np.divide(features, norms, out=np.zeros_like(features), where=norms > 0)
+    slates, gaps = [], []
+    for row in mean:
+        slate, max_similarity = [], np.full(len(row), -np.inf)
+        for position in range(k):
+            value = row.copy() if position == 0 else lam * row - (1 - lam) * max_similarity
+            value[slate] = -np.inf
+            best, second = np.sort(value)[::-1][:2]
+            gaps.append(best - second)
+            slate.append(int(np.argmax(value)))
+            max_similarity = np.maximum(max_similarity, unit @ unit[slate[-1]])
+        slates.append(slate)
+    return np.asarray(slates), min(gaps)
+
+
+@pytest.mark.parametrize("relevance_weight", [0.2, 0.5, 0.8])
+def test_diversity_matches_reference_on_features_of_any_length(relevance_weight):
+    """Cosine similarity of the features whatever their length (norms from about 0.1 to 10,
+    half of them below 1; one item without features: cosine 0 to every item)."""
+    rng = np.random.default_rng(7)
+    features = rng.normal(size=(N, F)) * 10 ** rng.uniform(-1.5, 0.5, size=(N, 1))
+    features[3] = 0.0
+    scores = random_scores(46)
+    slates, explored = run("diversity", scores, jnp.asarray(features, jnp.float32), K,
+                           relevance_weight=relevance_weight)  # fmt: skip
+    assert_valid(slates, explored, U, N, K)
+    expected, smallest_gap = mmr_reference(np.asarray(scores.mean, np.float64), features,
+                                           relevance_weight, K)  # fmt: skip
+    assert smallest_gap > 1e-5  # no near-tie: float32 must pick as float64 does
+    np.testing.assert_array_equal(slates, expected)
+
+
 # --------------------------------------------------------------------------------------------
 # uncertainty (uncertainty-query)
 # --------------------------------------------------------------------------------------------
