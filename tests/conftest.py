@@ -95,6 +95,22 @@ def simulation(agent_name: str, log_every=5, windows_per_chunk=2, **env_override
     return sim, loop.SimParams(env_params, agent_params)
 
 
+@pytest.fixture(autouse=True)
+def _trace_afresh_while_mutmut_maps_tests():
+    """While mutmut records which tests call which function (`MUTANT_UNDER_TEST=stats`),
+    every test starts with JAX's tracing caches empty. Otherwise a jitted function shared by
+    several tests (one jitted `select` per strategy, a simulation's programs) runs its Python
+    only in the first test to trace it; mutmut then credits that test alone, runs only it
+    against the function's mutants, and reports as alive a mutant that another test kills
+    (seen: five "survivors" of diversity and uncertainty that their hand-example tests kill).
+    Costs nothing otherwise."""
+    if os.environ.get("MUTANT_UNDER_TEST") == "stats":
+        import jax
+
+        jax.clear_caches()
+    yield
+
+
 @pytest.fixture
 def static_world():
     """Overrides that switch off drift and boredom: the click model alone."""
