@@ -89,6 +89,10 @@ def test_every_strategy_states_its_propensity():
         exploration, _ = explorations.REGISTRY[name].make(
             explorations.REGISTRY[name].config_class(), Spec())  # fmt: skip
         assert exploration.propensity is not None, name
+        # Closed-form marginals for all but Boltzmann (no closed form beyond position 1: its
+        # marginals are estimated, `estimate_marginals`); a deterministic strategy's are the
+        # one-hot of its slate.
+        assert (exploration.propensity.marginals is None) == (name == "boltzmann"), name
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
