@@ -59,7 +59,8 @@ def test_a_ratio_estimate_uses_the_delta_method():
     value = 6 / 6
     linearised = (np.array([2, 0, 3, 1]) - value * np.array([1, 2, 2, 1])) / 1.5
     se = linearised.std(ddof=1) / 2
-    np.testing.assert_allclose(estimate[:2], [value, se], rtol=1e-6)
+    np.testing.assert_allclose(estimate, [value, se, value - Z95 * se, value + Z95 * se],
+                               rtol=1e-6)  # fmt: skip
 
 
 def test_item_estimators_on_a_three_round_log_by_hand():
@@ -81,6 +82,10 @@ def test_item_estimators_on_a_three_round_log_by_hand():
     switched = direct + np.where(w <= 2.0, w * residual, 0.0)  # the round with w = 4 is DM
     np.testing.assert_allclose(item.switch_dr(actions, rewards, mu, target, q_hat, 2.0).value,
                                switched.mean(), rtol=1e-6)  # fmt: skip
+    # 1{w ≤ τ}: at τ = 4, the largest weight (exact in float32), every round keeps its
+    # correction and switch-DR is DR.
+    np.testing.assert_allclose(item.switch_dr(actions, rewards, mu, target, q_hat, 4.0).value,
+                               np.mean(direct + w * residual), rtol=1e-6)  # fmt: skip
 
 
 def test_slate_estimators_on_a_two_round_log_by_hand():
