@@ -322,10 +322,15 @@ def test_relabelled_pseudo_inverse_weights_equal_those_of_the_relabelled_gamma()
     got = slate.relabelled_pseudo_inverse_weights(
         slates, jnp.asarray(np.linalg.pinv(gamma0), jnp.float32), theta, relabel
     )
+    per_round = []
     for i in range(3):
         sigma = np.asarray(relabel[i])
         index = np.concatenate([j * n_items + sigma for j in range(k)])  # original -> Γ₀ index
         gamma_x = gamma0[np.ix_(index, index)]
+        per_round.append(gamma_x)
         direct = slate.pseudo_inverse_weights(slates[i : i + 1], jnp.asarray(gamma_x),
                                               theta[i : i + 1])  # fmt: skip
         np.testing.assert_allclose(got[i], direct[0], rtol=2e-4, atol=1e-5)
+    # Γ_μ(x_i) of every round at once, [n, kN, kN]: the same weights.
+    stacked = slate.pseudo_inverse_weights(slates, jnp.asarray(np.stack(per_round)), theta)
+    np.testing.assert_allclose(stacked, got, rtol=2e-4, atol=1e-5)
