@@ -113,8 +113,10 @@ def indicator(slate_items, n_items, k):
     return vector
 
 
-def test_gamma_of_the_uniform_logger_is_the_mean_of_every_slates_outer_product():
-    n_items, k = 5, 3
+@pytest.mark.parametrize(("n_items", "k"), [(5, 3), (2, 2), (1, 1)])
+def test_gamma_of_the_uniform_logger_is_the_mean_of_every_slates_outer_product(n_items, k):
+    """Down to the smallest catalogues: two items in two slots (each pair of slots holds the two
+    items together with probability 1/2) and one item in one slot (Γ = [[1]])."""
     slates = list(itertools.permutations(range(n_items), k))
     expected = np.mean([np.outer(v, v) for v in (indicator(s, n_items, k) for s in slates)], 0)
     np.testing.assert_allclose(slate.uniform_gamma(n_items, k), expected, atol=1e-7)
