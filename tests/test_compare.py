@@ -158,14 +158,9 @@ def run(module: str, *arguments: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_a_sweep_with_a_baseline_writes_compare_csv_and_forest_plots(tmp_path):
     sweep_dir, figures = tmp_path / "sweep", tmp_path / "figures"
-    tiny = [
-        "steps=20",
-        "log_every=10",
-        "seeds=3",
-        "env.n_items=30",
-        "env.n_users=100",
-        "figures=false",
-    ]  # each job's curves.png (the forest plots are drawn)
+    # figures=false: each job's curves.png (the forest plots are drawn)
+    tiny = ["steps=20", "log_every=10", "seeds=3", "env.n_items=30", "env.n_users=100",
+            "figures=false"]  # fmt: skip
     result = run("experiments.run", "--multirun", f"hydra.sweep.dir={sweep_dir}",
                  "exploration=greedy,random", "baseline='exploration=greedy'", *tiny)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
