@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from recsim import figures
 from recsim.core import loop, shared
 from recsim.core.metric_table import METRIC_NAMES, MODEL_METRICS, UNCERTAINTY_METRICS
 from recsim.runs import (
@@ -191,6 +190,9 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
             run_dir / sweep.COMPARE_FILE, lambda tmp: comparison.to_csv(tmp, index=False)
         )
     if experiment.figures:
+        # Imported here: matplotlib is half a second of a run's start that figures=false skips.
+        from recsim import figures
+
         results.write_atomic(
             run_dir / "curves.png",
             lambda tmp: figures.curves(frame, axes, METRIC_NAMES, title=experiment.title).savefig(

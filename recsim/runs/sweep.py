@@ -18,7 +18,6 @@ from typing import Any
 
 import pandas as pd
 
-from recsim import figures
 from recsim.core.metric_table import COUNT_NAMES, METRIC_NAMES, SWEEP_METRICS
 from recsim.runs import compare, jobs, results
 from recsim.runs.stats import mean_and_ci
@@ -165,6 +164,8 @@ def aggregate(sweep_dir: Path, baseline: str | None = None) -> list[dict[str, An
         return entries
     results.write_parquet(sweep_dir / "sweep.parquet", frame)
     results.write_atomic(sweep_dir / "summary.csv", lambda tmp: summary.to_csv(tmp, index=False))
+    from recsim import figures  # here: matplotlib is half a second of every process's start
+
     results.write_atomic(
         sweep_dir / "curves.png",
         lambda tmp: figures.curves(
