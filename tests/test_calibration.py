@@ -42,6 +42,10 @@ def test_pearson_by_hand():
     r = metrics.pearson(jnp.array([1.0, 2.0, 3.0]), jnp.array([2.0, 4.0, 7.0]))
     assert float(r) == pytest.approx(5 / np.sqrt(2 * 38 / 3), rel=1e-6)
     assert float(metrics.pearson(jnp.ones(3), jnp.array([1.0, 2.0, 3.0]))) == 0.0
+    # Scale-free, also where Σx²·Σy² < 1, as for the errors and stds of click probabilities
+    # that `uncertainty_error_corr` correlates (here 2e-4 · 38/3e-4 ≈ 2.5e-7).
+    small = metrics.pearson(jnp.array([1.0, 2.0, 3.0]) / 100, jnp.array([2.0, 4.0, 7.0]) / 100)
+    assert float(small) == pytest.approx(5 / np.sqrt(2 * 38 / 3), rel=1e-5)
 
 
 @dataclasses.dataclass(frozen=True)
