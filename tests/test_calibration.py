@@ -27,6 +27,9 @@ def test_calibration_error_by_hand():
     assert float(same_bin) == pytest.approx(0.0, abs=1e-7)
     other_bins = metrics.calibration_error(jnp.array([0.25, 0.35]), jnp.array([0.35, 0.25]))
     assert float(other_bins) == pytest.approx(0.1)
+    # B = 10 by default: 0.11 and 0.19 share [0.1, 0.2) (with 9 or 11 bins they would not)
+    ten_bins = metrics.calibration_error(jnp.array([0.11, 0.19]), jnp.array([0.16, 0.14]))
+    assert float(ten_bins) == pytest.approx(0.0, abs=1e-7)
 
 
 def test_interval_coverage_by_hand():
