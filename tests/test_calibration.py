@@ -30,6 +30,9 @@ def test_calibration_error_by_hand():
     # B = 10 by default: 0.11 and 0.19 share [0.1, 0.2) (with 9 or 11 bins they would not)
     ten_bins = metrics.calibration_error(jnp.array([0.11, 0.19]), jnp.array([0.16, 0.14]))
     assert float(ten_bins) == pytest.approx(0.0, abs=1e-7)
+    # the last bin [0.9, 1] is its own (closed at 1): errors in bins 8 and 9 do not cancel
+    top = metrics.calibration_error(jnp.array([0.85, 0.95, 1.0]), jnp.array([0.9, 0.9, 1.0]))
+    assert float(top) == pytest.approx((0.05 + 0.05) / 3, rel=1e-5)
 
 
 def test_interval_coverage_by_hand():
