@@ -351,6 +351,8 @@ def test_mean_pairwise_jaccard_hand_computed():
     # with an empty set: 0. Mean (1/3 + 1 + 1/3) / 6.
     close(metrics.mean_pairwise_jaccard(sets), (5.0 / 3.0) / 6.0, rtol=1e-6)
     close(metrics.mean_pairwise_jaccard(jnp.zeros((3, 4), bool)), 0.0, atol=0)
+    # One pair is a mean over one: its own similarity, |{1}| / |{0, 1, 2}|.
+    close(metrics.mean_pairwise_jaccard(sets[:2]), 1.0 / 3.0, rtol=1e-6)
 
 
 # --------------------------------------------------------------------------------------------
