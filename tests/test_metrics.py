@@ -141,6 +141,9 @@ def test_ild_three_rows_hand_computed():
     # Mean over the 3 pairs: (3 - 2/√2) / 3 = 1 - √2 / 3 ≈ 0.52860.
     out = metrics.intra_list_diversity(jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
     close(out, 1.0 - math.sqrt(2.0) / 3.0)
+    # Cosines do not depend on length: the same rows shrunk to a tenth (norms below 1).
+    short = metrics.intra_list_diversity(jnp.array([[0.1, 0.0], [0.0, 0.1], [0.1, 0.1]]))
+    close(short, 1.0 - math.sqrt(2.0) / 3.0, rtol=1e-6)
 
 
 def test_ild_zero_vector_is_distance_one():
