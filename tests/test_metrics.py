@@ -299,6 +299,13 @@ def test_spearman_is_zero_for_a_constant_prediction():
     close(metrics.spearman(jnp.zeros(5), jnp.arange(5.0)), 0.0, atol=0.0)
 
 
+def test_spearman_of_two_items_is_plus_or_minus_one():
+    """Two items: the ranks are in order or reversed (as scipy says); their centred sums of
+    squares are 1/2 each, the smallest any non-constant row has."""
+    close(metrics.spearman(jnp.array([0.1, 0.2]), jnp.array([1.0, 3.0])), 1.0)
+    close(metrics.spearman(jnp.array([0.2, 0.1]), jnp.array([1.0, 3.0])), -1.0)
+
+
 def test_ranking_ndcg_perfect_reversed_and_hand_computed():
     gains = jnp.array([0.1, 0.4, 0.2])
     close(metrics.ranking_ndcg(gains * 7.0 - 3.0, gains, 3), 1.0)  # any increasing transform
