@@ -97,12 +97,12 @@ def accumulate(
     comparison, by common random numbers).
 
     An item is new while its age (`obs.item_age`) is below `new_item_age` steps (the logging
-    window) and it arrived after step 0. The model metrics (`table.MODEL_METRICS`) compare
-    `info.scores` (the agent's predicted click probability at the top position) with the true
-    attraction over the whole catalogue; they are meaningful only for agents that predict
-    clicks. They cost sorts of [U, N], so they are evaluated only at the steps where
-    `evaluate_model` (a bool, or a traced [] bool) holds; the loop evaluates them at the last
-    step of each window.
+    window) and it arrived after step 0; an env that reports no ages has no new items. The
+    model metrics (`table.MODEL_METRICS`) compare `info.scores` (the agent's predicted click
+    probability at the top position) with the true attraction over the whole catalogue; they
+    are meaningful only for agents that predict clicks. They cost sorts of [U, N], so they are
+    evaluated only at the steps where `evaluate_model` (a bool, or a traced [] bool) holds; the
+    loop evaluates them at the last step of each window.
     """
     obs, slates, truth = tr.obs, tr.slates, tr.truth
     users, k = slates.shape
@@ -112,10 +112,12 @@ def accumulate(
     clicks = tr.feedback.clicks.astype(jnp.int32)  # [U, k]
     group_one_hot = jax.nn.one_hot(obs.user_groups, n_groups, dtype=jnp.int32)  # [U, G]
     left = _zeros_if_none(tr.feedback.left, (users,), bool).astype(jnp.int32)
-    age = _zeros_if_none(obs.item_age, truth.attraction.shape[1:], jnp.int32)
-    is_new = age < new_item_age  # [N]
-    if obs.step is not None:  # the catalogue of step 0 is not new: it did not arrive
-        is_new = is_new & (age < obs.step)
+    if obs.item_age is None:  # an env without item ages has no arrivals: nothing is new
+        is_new = jnp.zeros(truth.attraction.shape[1:], bool)  # [N]
+    else:
+        is_new = obs.item_age < new_item_age  # [N]
+        if obs.step is not None:  # the catalogue of step 0 is not new: it did not arrive
+            is_new = is_new & (obs.item_age < obs.step)
     new_best = is_new[truth.best_slates]  # [U, k]
     best_shown = metrics.shown_in(truth.best_slates, slates)  # [U, k]
     shown_attraction = jnp.take_along_axis(truth.attraction, slates, axis=1)  # [U, k]
