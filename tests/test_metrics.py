@@ -732,10 +732,11 @@ def test_tracking_accumulate_under_jit_matches_eager():
 
 
 def test_tracking_new_items_and_leaving_users_hand_computed():
-    # Ages [0, 1, 5, 3] with new_item_age = 2: items 0 and 1 are new.
+    # Ages [0, 1, 2, 3] with new_item_age = 2: items 0 and 1 are new (item 2, at age 2 exactly,
+    # is no longer).
     obs, _, truth = _step()
     feedback = Feedback(clicks=CLICKS, left=jnp.array([False, True]))
-    age = jnp.array([0, 1, 5, 3], jnp.int32)
+    age = jnp.array([0, 1, 2, 3], jnp.int32)
     totals, window = accumulate(
         tracking.init_totals(4, 2, N_USERS), tracking.init_window(2), obs, SLATES, feedback,
         truth, INFO, item_age=age,
