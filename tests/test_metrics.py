@@ -704,6 +704,18 @@ def test_tracking_two_steps_accumulate():
     close(r["exposure_gini"], (2.0 + D1) / (4.0 * (1.0 + D1)), rtol=1e-5)
 
 
+def test_tracking_precision_counts_against_each_users_own_kth_best():
+    # User 1's item 2 at 0.55 lies between user 0's 2nd-best (0.5) and user 1's own (0.6).
+    obs, feedback, _ = _step()
+    truth = pbm_truth(jnp.array([[0.9, 0.1, 0.5, 0.3], [0.2, 0.8, 0.55, 0.6]]))
+    totals, window = accumulate(
+        tracking.init_totals(4, 2, N_USERS), tracking.init_window(2), obs, SLATES, feedback,
+        truth, INFO,
+    )  # fmt: skip
+    # User 0 shows {2, 0}, both ≥ 0.5: 1; user 1 shows {3, 2} = [0.6, 0.55], one ≥ 0.6: 1/2.
+    close(row(totals, window)["precision_at_k"], 0.75)
+
+
 def test_tracking_empty_group_is_ignored_in_gaps():
     # G = 3 with both users in group 2: groups 0 and 1 have no visits and must not count.
     obs, feedback, truth = _step(user_groups=(2, 2))
