@@ -716,6 +716,42 @@ def test_tracking_precision_counts_against_each_users_own_kth_best():
     close(row(totals, window)["precision_at_k"], 0.75)
 
 
+def _users(rows, groups):
+    """A step of the users whose attraction, prediction, slate and clicks are rows `rows` of
+    the hand example (0 or 1 each), in user groups `groups`."""
+    rows = jnp.array(rows)
+    obs = Observation(
+        user_ids=jnp.arange(rows.shape[0], dtype=jnp.int32),
+        user_features=jnp.zeros((rows.shape[0], 3), jnp.float32),
+        user_groups=jnp.array(groups, jnp.int32),
+        item_features=ITEM_FEATURES,
+    )
+    info = ActInfo(scores=PREDICTED[rows], uncertainty=jnp.zeros((rows.shape[0], 4)),
+                   explored=EXPLORED[rows])  # fmt: skip
+    return obs, SLATES[rows], Feedback(clicks=CLICKS[rows]), pbm_truth(ATTRACTION[rows]), info
+
+
+def test_tracking_group_means_are_per_visit_when_groups_visit_unequally():
+    # Group 0: two users like user 1 (best 1.1, regret 0.3 each); group 1: one like user 0
+    # (best 1.15, regret 0.2). Per visit the oracle serves group 1 best (0.575 vs 0.55 a
+    # slot), though group 0's sums are larger: excess gap = shortfall per slot of group 0 −
+    # that of group 1 = 0.15 − 0.1; regret gap 0.3 − 0.2.
+    obs, slates, feedback, truth, info = _users([1, 1, 0], groups=(0, 0, 1))
+    totals, window = accumulate(tracking.init_totals(4, 2, N_USERS), tracking.init_window(2),
+                                obs, slates, feedback, truth, info)  # fmt: skip
+    r = row(totals, window)
+    close(r["excess_group_gap"], 0.05, rtol=1e-5)
+    close(r["group_regret_gap"], 0.1, rtol=1e-5)
+
+
+def test_tracking_model_metrics_of_a_single_visit():
+    # One user (user 0 of the hand example): its own |predicted − true| mean, 0.075.
+    obs, slates, feedback, truth, info = _users([0], groups=(0,))
+    totals, window = accumulate(tracking.init_totals(4, 2, N_USERS), tracking.init_window(2),
+                                obs, slates, feedback, truth, info)  # fmt: skip
+    close(row(totals, window)["prediction_mae"], 0.075, rtol=1e-5)
+
+
 def test_tracking_empty_group_is_ignored_in_gaps():
     # G = 3 with both users in group 2: groups 0 and 1 have no visits and must not count.
     obs, feedback, truth = _step(user_groups=(2, 2))
