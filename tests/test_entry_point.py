@@ -53,10 +53,13 @@ def test_default_run_writes_every_result_file(default_runs):
     assert list(frame.columns) == ["seed", "step", *COUNT_NAMES, *METRIC_NAMES]
     assert len(frame) == 8 * 40 and sorted(frame["seed"].unique()) == list(range(8))
     info = json.loads((run_dir / "run.json").read_text())
-    # popularity has no click model: the model metrics are not applicable, the rest finite.
-    assert info["not_applicable"] == list(MODEL_METRICS)
-    assert frame[list(MODEL_METRICS)].isna().all().all()
-    applicable = [name for name in METRIC_NAMES if name not in MODEL_METRICS]
+    # popularity has no click model: the model metrics are not applicable; the default world
+    # replaces no item and loses no user: nor are the cold-start metrics and churn; the rest
+    # is finite.
+    absent = [*MODEL_METRICS, "new_item_exposure", "new_item_recall", "churn_rate"]
+    assert info["not_applicable"] == absent
+    assert frame[absent].isna().all().all()
+    applicable = [name for name in METRIC_NAMES if name not in absent]
     assert np.isfinite(frame[applicable].to_numpy()).all()
     assert info["traces"] == 1 and info["compiles"] == {"init": 1, "chunk": 1, "run": 0}
     assert info["interactions"] == 8 * 2000 * 32
@@ -76,7 +79,8 @@ def test_oracle_has_zero_regret_and_full_precision_at_every_step(default_runs):
     # It knows the attraction: no uncertainty to cover or correlate (not 0 or 1 by convention);
     # its model metrics are exact.
     info = json.loads((default_runs["oracle"][0] / "run.json").read_text())
-    assert info["not_applicable"] == list(UNCERTAINTY_METRICS)
+    assert info["not_applicable"] == [*UNCERTAINTY_METRICS, "new_item_exposure",
+                                      "new_item_recall", "churn_rate"]  # fmt: skip
     assert frame[list(UNCERTAINTY_METRICS)].isna().all().all()
     assert (frame["prediction_mae"] == 0).all() and (frame["preference_spearman"] == 1).all()
 

@@ -51,3 +51,35 @@ def test_the_printed_table_says_not_applicable_for_a_nan_metric():
     ]  # fmt: skip
     coverage = next(line for line in lines if line.startswith("uncertainty_coverage "))
     assert coverage.split(maxsplit=1)[1].strip() == "not applicable"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "absent"),
+    [
+        ((), ["new_item_exposure", "new_item_recall", "churn_rate"]),
+        (("env.item_churn_rate=0.1",), ["churn_rate"]),
+        (("env.patience=3",), ["new_item_exposure", "new_item_recall"]),
+        (("grid.env.item_churn_rate=[0.0,0.1]",), ["churn_rate"]),  # on at one grid point
+        (("env.item_churn_rate=0.1", "env.patience=3"), []),
+    ],
+)
+def test_a_world_without_a_dynamic_records_its_metrics_as_not_applicable(overrides, absent):
+    from experiments.config import build_experiment
+    from recsim.runs.experiment import world_not_applicable
+    from tests.test_config import composed
+
+    experiment = build_experiment(composed(*overrides))
+    assert list(world_not_applicable(experiment.params.env)) == absent
+
+
+def test_both_worlds_name_the_knobs_and_an_env_without_them_keeps_its_metrics():
+    import dataclasses
+    from types import SimpleNamespace
+
+    from envs.latent import LatentParams
+    from envs.table import TableParams
+    from recsim.runs.experiment import world_not_applicable
+
+    for params in (LatentParams, TableParams):  # the real-data worlds' too
+        assert {"item_churn_rate", "patience"} <= {f.name for f in dataclasses.fields(params)}
+    assert world_not_applicable(SimpleNamespace(drift_rate=np.zeros(2))) == ()

@@ -232,8 +232,8 @@ TABLE: tuple[Metric, ...] = (
         "new_item_exposure", "cold_start", "new-item share of impressions", "higher",
         definition=(
             "share of the window's impressions on new items: items that arrived after step 0 "
-            'and whose age is below one window (`log_every` steps); 0 in a world without item '
-            'churn'
+            'and whose age is below one window (`log_every` steps); not applicable (NaN in the '
+            'results) in a world without item churn (`env.item_churn_rate` 0)'
         ),
         per="impressions", integer=True, headline=True,
         step_sum=lambda s: jnp.sum(s.new_shown.astype(jnp.int32)),
@@ -244,7 +244,7 @@ TABLE: tuple[Metric, ...] = (
         definition=(
             "so far: Σ over visits of the new items of the visit's best slate that the agent "
             'showed, / Σ over visits of the new items of the best slate — how well good new '
-            'items are found (0 while no best slate has held a new item, so always 0 without '
+            'items are found (0 while no best slate has held a new item; not applicable without '
             'item churn)'
         ),
         final=lambda r: r.totals.new_best_shown / jnp.where(
@@ -256,8 +256,8 @@ TABLE: tuple[Metric, ...] = (
     Metric(
         "churn_rate", "engagement", "users leaving per visit", "lower",
         definition=(
-            'users (not items) who left after their visit / visits, in the window (0 unless '
-            '`env.patience` > 0)'
+            'users (not items) who left after their visit / visits, in the window (not '
+            'applicable unless `env.patience` > 0)'
         ),
         per="visits", integer=True, step_sum=lambda s: jnp.sum(s.left), headline=True,
         bounds=(0.0, 1.0),

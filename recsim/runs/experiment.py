@@ -25,6 +25,27 @@ from recsim.runs import (
     sweep,
 )
 
+COLD_START_METRICS = ("new_item_exposure", "new_item_recall")
+"""What only a world where items are replaced (`env.item_churn_rate` > 0) can measure."""
+LEAVING_METRICS = ("churn_rate",)
+"""What only a world where users leave (`env.patience` > 0) can measure."""
+
+
+def world_not_applicable(env_params) -> tuple[str, ...]:
+    """The metrics of a dynamic that is off at every grid point (`env_params` stacked [G, ...]):
+    the cold-start metrics where no item is ever replaced (`item_churn_rate` 0) and
+    `churn_rate` where no user ever leaves (`patience` 0). They would read 0 throughout (a
+    new-item recall of 0 where there was nothing new to find), so they are recorded as not
+    applicable (NaN), like the model metrics of an agent without a click model. An env whose
+    params lack these knobs keeps its values."""
+
+    def off(knob: str) -> bool:
+        value = getattr(env_params, knob, None)
+        return value is not None and not np.any(np.asarray(value) > 0)
+
+    return (*(COLD_START_METRICS if off("item_churn_rate") else ()),
+            *(LEAVING_METRICS if off("patience") else ()))  # fmt: skip
+
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
@@ -143,6 +164,7 @@ def run_and_write(experiment: Experiment, run_dir: Path, progress: bool | None =
         not_applicable = MODEL_METRICS
     else:
         not_applicable = () if agent.reports_uncertainty else UNCERTAINTY_METRICS
+    not_applicable = (*not_applicable, *world_not_applicable(experiment.params.env))
     frame[list(not_applicable)] = float("nan")
     results.check_finite(frame, not_applicable)
     interactions = experiment.n_simulations * experiment.steps * spec.users_per_step
