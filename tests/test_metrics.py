@@ -680,10 +680,11 @@ def test_tracking_one_step_hand_computed():
         assert r[name].dtype == jnp.float32, name
         assert r[name].shape == (), name
     # Counts stay integers (a float32 count stops at 2^24 = 16.8M visits).
-    counts = (totals.visits, totals.departures, totals.new_best, totals.new_best_shown,
-              window.visits, window.model_visits, window.group_visits, r["clicks"],
-              r["impressions"])  # fmt: skip
+    counts = (totals.exposure, totals.visits, totals.departures, totals.new_best,
+              totals.new_best_shown, window.visits, window.model_visits, window.group_visits,
+              r["clicks"], r["impressions"])  # fmt: skip
     assert all(count.dtype == jnp.int32 for count in counts), [c.dtype for c in counts]
+    assert totals.consumed.dtype == jnp.bool_  # [P, N] sets: a byte per pair, not four
 
 
 def test_tracking_two_steps_accumulate():
