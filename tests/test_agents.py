@@ -38,6 +38,22 @@ def test_oracle_has_zero_regret_and_perfect_precision():
     np.testing.assert_allclose(rows["greedy_ndcg"], 1.0, rtol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["oracle", "best_fixed"])
+def test_the_truth_baselines_report_what_they_know(name):
+    """Their slate is a function of the truth: every slot has propensity 1 (the interactions
+    log and off-policy estimators read it), none is explored, σ = 0; the oracle's scores are
+    the attraction, best_fixed's the population's mean attraction for every user."""
+    sim, params = simulation(name)
+    _, tr = loop.rollout(sim, params, master_seed=0, seed=0, steps=3)
+    for propensity in (tr.info.propensity, tr.info.slot_propensity):
+        assert propensity is not None and propensity.shape == tr.slates.shape
+        np.testing.assert_array_equal(propensity, 1.0)
+    assert not np.asarray(tr.info.explored).any() and tr.info.explored.shape == tr.slates.shape
+    np.testing.assert_array_equal(tr.info.uncertainty, 0.0)
+    truth = tr.truth.attraction if name == "oracle" else tr.truth.population_attraction[:, None]
+    np.testing.assert_array_equal(tr.info.scores, np.broadcast_to(truth, tr.info.scores.shape))
+
+
 def test_oracle_beats_popularity_beats_random():
     ctr = {}
     for name in ("oracle", "popularity", "random"):
