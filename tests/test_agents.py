@@ -48,7 +48,8 @@ def test_the_truth_baselines_report_what_they_know(name):
     for propensity in (tr.info.propensity, tr.info.slot_propensity):
         assert propensity is not None and propensity.shape == tr.slates.shape
         np.testing.assert_array_equal(propensity, 1.0)
-    assert not np.asarray(tr.info.explored).any() and tr.info.explored.shape == tr.slates.shape
+    assert tr.info.explored.dtype == bool and tr.info.explored.shape == tr.slates.shape
+    assert not np.asarray(tr.info.explored).any()
     np.testing.assert_array_equal(tr.info.uncertainty, 0.0)
     truth = tr.truth.attraction if name == "oracle" else tr.truth.population_attraction[:, None]
     np.testing.assert_array_equal(tr.info.scores, np.broadcast_to(truth, tr.info.scores.shape))
