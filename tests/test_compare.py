@@ -25,6 +25,22 @@ def test_holm_by_hand():
     assert compare.holm(np.array([0.6, 0.7]))[1] == 1.0  # capped at 1
 
 
+def test_a_forest_of_a_family_without_rows_says_not_applicable():
+    from recsim.figures import forest
+
+    table = pd.DataFrame({"exploration": ["ucb"], "baseline": ["exploration=greedy"],
+                          "metric": ["ctr"], "measure": ["final"], "diff": [0.1],
+                          "ci_t_low": [0.0], "ci_t_high": [0.2], "ci_boot_low": [0.0],
+                          "ci_boot_high": [0.2]})  # fmt: skip
+    empty = forest(table, "exploration", ["new_item_exposure", "new_item_recall"])
+    texts = [text.get_text() for ax in empty.axes for text in ax.texts]
+    assert texts == ["not applicable: no paired difference of\nnew_item_exposure, new_item_recall"]
+    drawn = forest(table, "exploration", ["ctr", "new_item_recall"])
+    assert (
+        len(drawn.axes) == 1 and drawn.axes[0].get_xlabel() == "Δ final CTR (clicks / impression)"
+    )
+
+
 def test_paired_statistics_by_hand():
     x = np.array([1.0, 2.0, 3.0, 4.0])
     baseline = np.array([0.5, 1.5, 2.0, 4.5])
@@ -179,6 +195,9 @@ def test_a_sweep_with_a_baseline_writes_compare_csv_and_forest_plots(tmp_path):
                 "--figures", str(figures))  # fmt: skip
     assert shown.returncode == 0, shown.stderr
     assert (figures / "compare_accuracy.png").is_file()
+    # The default world has no item churn: the cold-start family's forest says so.
+    assert "new_item_exposure" not in set(table["metric"])
+    assert (figures / "compare_cold_start.png").is_file()
 
     refused = run("experiments.aggregate", str(sweep_dir), "--baseline", "agent=neural")
     assert refused.returncode == 2

@@ -121,12 +121,20 @@ def forest(
     configuration; the point is the mean difference over seeds, the thick bar its 95% paired-t
     CI, the thin bar its bootstrap CI; the dashed line is no difference. A configuration
     whose interval misses the line differs from the baseline at that level (before Holm's
-    adjustment, which `p_holm` in the table gives)."""
+    adjustment, which `p_holm` in the table gives). A family none of whose metrics has a row
+    (not measured for both sides of any pair) gets a figure saying so."""
     table = table[(table["measure"] == measure) & table["metric"].isin(metrics)]
     table = table.assign(**{by: table[by].astype(str)})
     names = sorted(table[by].unique())
     colours = colours or palette(names)
     shown = [m for m in metrics if m in set(table["metric"])]
+    if not shown:  # e.g. the cold-start metrics of a sweep without item churn
+        fig = Figure(figsize=(5.4, 2.0))
+        ax = fig.subplots()
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"not applicable: no paired difference of\n{', '.join(metrics)}",
+                ha="center", va="center", transform=ax.transAxes)  # fmt: skip
+        return fig
     fig = Figure(figsize=(3.6 * len(shown) + 1.8, 0.45 * len(names) + 1.6))
     axes = fig.subplots(1, len(shown), squeeze=False, sharey=True)
     for ax, metric in zip(axes[0], shown, strict=True):
