@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from agents import forgetting, replay
-from envs.dynamics import item_churn, patience
+from envs.dynamics import drift, item_churn, patience
 from recsim.core import loop
 from tests.conftest import SEEDS, make_agent, simulation, small_env
 
@@ -63,6 +63,21 @@ def test_retiring_count_is_exact_and_uniform():
     # Every id retires with probability 1/4: 125 expected of 500, sd ≈ 9.7.
     assert np.all(np.abs(counts - 125) < 5 * 9.7)
     assert not item_churn.retiring(jax.random.key(0), 40, jnp.float32(0.25), False).any()
+
+
+def test_drift_hand_computed_with_and_without_renormalising():
+    # User 0 clicked items (0, 4) and (2, 0): v̄ = (1, 2); user 1 clicked nothing.
+    users = jnp.array([[2.0, 0.0], [0.0, 3.0]])
+    shown = jnp.array([[[0.0, 4.0], [2.0, 0.0]], [[1.0, 1.0], [5.0, 5.0]]])
+    clicks = jnp.array([[1, 1], [0, 0]])
+    # A rating model's factors (unit=False): p ← p + η (v̄ − p) = (2, 0) + ½ (−1, 2) = (1.5, 1);
+    # without a click p stays (0, 3), not (1 − η) p.
+    np.testing.assert_allclose(drift.drift(users, shown, clicks, jnp.float32(0.5), unit=False),
+                               [[1.5, 1.0], [0.0, 3.0]], rtol=1e-6)  # fmt: skip
+    # Unit preferences: the same step, renormalised: (1.5, 1) / √3.25; no click, no change.
+    np.testing.assert_allclose(drift.drift(users, shown, clicks, jnp.float32(0.5)),
+                               [[1.5 / np.sqrt(3.25), 1.0 / np.sqrt(3.25)], [0.0, 3.0]],
+                               rtol=1e-6)  # fmt: skip
 
 
 def test_patience_budget_hand_computed():
