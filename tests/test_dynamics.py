@@ -78,6 +78,8 @@ def test_drift_hand_computed_with_and_without_renormalising():
     np.testing.assert_allclose(drift.drift(users, shown, clicks, jnp.float32(0.5)),
                                [[1.5 / np.sqrt(3.25), 1.0 / np.sqrt(3.25)], [0.0, 3.0]],
                                rtol=1e-6)  # fmt: skip
+    # `normalize` scales the last axis of any shape ([..., d], as documented): 4 ones -> ½.
+    np.testing.assert_allclose(drift.normalize(jnp.ones((2, 3, 4))), 0.5, rtol=1e-6)
 
 
 def test_patience_budget_hand_computed():
