@@ -404,6 +404,12 @@ UNCERTAINTY_METRICS: tuple[str, ...] = tuple(m.name for m in TABLE if m.needs_un
 """Model metrics of the agent's uncertainty: NaN for agents that report none
 (`Agent.reports_uncertainty` False: their `ActInfo.uncertainty` is 0 by convention, and a
 coverage or correlation of a zero σ would describe the convention, not the agent)."""
+COLD_START_METRICS: tuple[str, ...] = tuple(m.name for m in TABLE if m.family == "cold_start")
+"""Metrics only a world where items are replaced (`env.item_churn_rate` > 0) can give: NaN in
+one where none ever is (`recsim.runs.experiment.world_not_applicable`)."""
+LEAVING_METRICS: tuple[str, ...] = ("churn_rate",)
+"""Metrics only a world where users leave (`env.patience` > 0) can give (`user_lifetime` is
+defined in every world)."""
 WINDOW_MEANS: tuple[Metric, ...] = tuple(m for m in TABLE if m.per is not None)
 COUNT_NAMES = ("clicks", "impressions")
 """Integer columns logged beside the metrics (exact, for determinism checks)."""

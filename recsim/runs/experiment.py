@@ -14,7 +14,13 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from recsim.core import loop, shared
-from recsim.core.metric_table import METRIC_NAMES, MODEL_METRICS, UNCERTAINTY_METRICS
+from recsim.core.metric_table import (
+    COLD_START_METRICS,
+    LEAVING_METRICS,
+    METRIC_NAMES,
+    MODEL_METRICS,
+    UNCERTAINTY_METRICS,
+)
 from recsim.runs import (
     checkpoint,
     compare,
@@ -24,11 +30,6 @@ from recsim.runs import (
     results,
     sweep,
 )
-
-COLD_START_METRICS = ("new_item_exposure", "new_item_recall")
-"""What only a world where items are replaced (`env.item_churn_rate` > 0) can measure."""
-LEAVING_METRICS = ("churn_rate",)
-"""What only a world where users leave (`env.patience` > 0) can measure."""
 
 
 def world_not_applicable(env_params) -> tuple[str, ...]:
