@@ -94,6 +94,7 @@ def test_overrides_reach_the_experiment():
         ("agent.learning_rate=0", "agent.learning_rate=0"),
         ("agent.hidden=[]", "agent.hidden=[] must list at least one layer width"),
         ("agent=linucb agent.ridge=0", "agent.ridge=0"),
+        ("agent=lints agent.noise_scale=-0.1", "agent.noise_scale=-0.1 is out of range"),
         ("agent.name=nope", "agent.name='nope' must be one of ('neural', 'linucb', 'lints',"),
         ("exploration.name=nope", "exploration.name='nope' must be one of ('greedy', 'random',"),
         ("env.name=nope", "env.name='nope' must be one of ('latent', 'movielens', 'kuairec')"),

@@ -120,6 +120,7 @@ def test_updates_match_the_hand_computed_ridge_solution():
     mean, std = float64_ridge(precision, target, z0, 0.5)
     assert 0 < np.sum(state.counts > 0) < n  # seen and unseen items
     np.testing.assert_array_equal(state.counts, counts)
+    assert state.counts.dtype == jnp.int32  # exact past 2^24 observations of an item
     np.testing.assert_allclose(agent_mean, mean, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(agent_std, std, rtol=1e-5)
 
@@ -352,3 +353,16 @@ def test_a_random_strategy_gets_its_own_key_through_act():
     assert all(len(set(slate)) == len(slate) for slate in np.asarray(first).tolist())
     assert np.mean(np.asarray(first) != np.asarray(second)) > 0.9
     assert len({tuple(slate) for slate in np.asarray(first).tolist()}) == first.shape[0]
+
+
+def test_the_agent_from_make_alone_acts_greedily_on_its_posterior_mean():
+    """`linear.make` composes no strategy yet: its agent shows each user the k items of
+    highest mean (with the tie-break offsets), before `agents.with_exploration` adds one."""
+    env, env_params = small_env()
+    agent, params = linear.make(linear.LinearConfig(), env.spec)
+    world = env.init(jax.random.key(0), env_params)
+    obs = at_step(env.observe(jax.random.key(0), world, env_params), 0)
+    slates, info = agent.act(jax.random.key(1), agent.init(None, params), obs, params)
+    mean = np.asarray(info.policy_scores.mean)
+    top = np.take_along_axis(mean, np.asarray(slates), axis=1)
+    assert np.all(top.min(axis=1) >= np.sort(mean, axis=1)[:, -agent.spec.slate_size])
