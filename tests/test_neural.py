@@ -69,6 +69,7 @@ def test_mc_dropout_spread_comes_from_dropout_masks():
 def test_replay_ring_buffer_writes_blocks_and_wraps():
     buffer = replay.init(capacity=replay.capacity_for(10, 4), user_dim=2, members=3)
     assert buffer.items.shape == (12,)  # rounded up to a multiple of the block U*k = 4
+    assert replay.capacity_for(3, 4) == 4 and replay.capacity_for(8, 4) == 8  # one block, two
     users = jnp.array([[1.0, 2.0], [3.0, 4.0]])
     for step in range(4):  # 4 blocks of 4 examples into 12 slots: the last one wraps
         slates = jnp.array([[0, 1], [2, 3]]) + 10 * step
@@ -96,6 +97,11 @@ def test_sampling_only_reads_filled_slots():
     batch = replay.sample(jax.random.key(1), buffer, 200)
     assert set(np.asarray(batch.items).tolist()) == {5, 6, 7, 8}
     np.testing.assert_array_equal(buffer.weights[:4], 1.0)  # no bootstrap: all weights 1
+    # One stored example (a world of one user and one slot): every draw is that example.
+    single = replay.add(jax.random.key(0), replay.init(3, 1, 1), jnp.ones((1, 1)),
+                        jnp.array([[5]]), jnp.ones((1, 1), int), False)  # fmt: skip
+    batch = replay.sample(jax.random.key(1), single, 50)
+    assert np.all(batch.items == 5) and np.all(batch.weights == 1.0)
 
 
 def test_training_lowers_the_loss_on_the_replay_data():
