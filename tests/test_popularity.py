@@ -150,6 +150,33 @@ def test_popularity_clicks_keeps_the_old_counts_of_own_clicks():
     clicks = jnp.array([[1, 0, 1], [1, 1, 0]] + [[0, 0, 0]] * 6)
     state = agent.update(None, state, None, slates, Feedback(clicks=clicks), params)
     np.testing.assert_array_equal(state.clicks[:6], [1, 1, 2, 0, 0, 0])
+    assert state.clicks.dtype == jnp.int32  # exact counts past 2^24
+    # What it reports: its counts as every user's scores, no uncertainty, nothing explored.
+    _, info = agent.act(jax.random.key(0), state, obs, params)
+    np.testing.assert_array_equal(info.scores, np.tile(np.asarray(state.clicks, float), (8, 1)))
+    np.testing.assert_array_equal(info.uncertainty, np.zeros((8, 30)))
+    assert info.explored.dtype == bool and not np.any(info.explored)
+    # A recycled id (age 0 after step 0) restarts with no clicks, in act and in update.
+    fresh = obs.replace(item_age=jnp.full((30,), 7, jnp.int32).at[2].set(0), step=jnp.int32(5))
+    _, info = agent.act(jax.random.key(0), state, fresh, params)
+    np.testing.assert_array_equal(info.scores[0, :3], [1, 1, 0])
+    none = jnp.zeros((8, 3), jnp.int32)
+    updated = agent.update(None, state, fresh, slates, Feedback(clicks=none), params)
+    np.testing.assert_array_equal(updated.clicks[:6], [1, 1, 0, 0, 0, 0])
+
+
+def test_the_explored_item_is_never_one_the_slate_already_shows():
+    """Every item cold (n_i < 8 ln 3 at t = 2) and the best two by â among the least shown:
+    the coldest item *outside* the top k − 1 takes the exploration slot, not item 1."""
+    agent, params, obs = make(cold_impressions=8.0)
+    state = agent.init(jax.random.key(0), params)
+    impressions = jnp.zeros((30, 3), jnp.int32).at[:, 0].set(5)  # every item 5 impressions …
+    impressions = impressions.at[1, 0].set(1).at[2, 0].set(2).at[3, 0].set(3)  # … but 1, 2, 3
+    clicks = jnp.zeros(30, jnp.int32).at[1].set(1).at[2].set(2)  # â: 2/3 (item 2), 1/2 (item 1)
+    state = state.replace(clicks=clicks, impressions=impressions, step=jnp.int32(2))
+    slates, info = agent.act(jax.random.key(0), state, at_step(obs, 2), params)
+    assert slates[0].tolist() == [2, 1, 3]  # slot 2 mod 3: item 3, the coldest of the others
+    np.testing.assert_array_equal(info.explored[0], [False, False, True])
 
 
 def test_the_ranking_converges_to_the_population_attraction(static_world):
