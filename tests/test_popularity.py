@@ -172,7 +172,8 @@ def test_the_explored_item_is_never_one_the_slate_already_shows():
     state = agent.init(jax.random.key(0), params)
     impressions = jnp.zeros((30, 3), jnp.int32).at[:, 0].set(5)  # every item 5 impressions …
     impressions = impressions.at[1, 0].set(1).at[2, 0].set(2).at[3, 0].set(3)  # … but 1, 2, 3
-    clicks = jnp.zeros(30, jnp.int32).at[1].set(1).at[2].set(2)  # â: 2/3 (item 2), 1/2 (item 1)
+    # â: 2/3 (item 2), 1/2 (item 1), 1/4 (item 3: third, the first outside the top k − 1)
+    clicks = jnp.zeros(30, jnp.int32).at[1].set(1).at[2].set(2).at[3].set(1)
     state = state.replace(clicks=clicks, impressions=impressions, step=jnp.int32(2))
     slates, info = agent.act(jax.random.key(0), state, at_step(obs, 2), params)
     assert slates[0].tolist() == [2, 1, 3]  # slot 2 mod 3: item 3, the coldest of the others
