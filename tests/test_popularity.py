@@ -118,6 +118,11 @@ def test_recycled_ids_are_forgotten_and_explored_again():
     np.testing.assert_array_equal(forgotten.explored_impressions, [0, 8, 0])
     np.testing.assert_array_equal(forgotten.explored_clicks, [0, 3, 0])
     assert forgotten.step == 2
+    # `update` forgets too, before adding its step: id 0 keeps only this step's impressions.
+    slates = jnp.array([[3, 4, 0]] * 8)
+    updated = agent.update(None, state, fresh, slates, Feedback(jnp.zeros((8, 3), int)), params)
+    assert updated.clicks[0] == 0 and updated.impressions[0].tolist() == [0, 0, 8]
+    assert updated.clicks[5] == 3 and updated.impressions[3].tolist() == [8, 0, 0]
     slates, _ = agent.act(jax.random.key(0), state.replace(step=jnp.int32(5)), fresh, params)
     assert 0 not in slates[0, :2].tolist()  # no longer the best warm item …
     fresh_ones = {
