@@ -60,6 +60,7 @@ def test_estimates_worked_out_by_hand():
     # ρ = (1/1, 4/9, 1/1), κ̂ = ρ / ρ_0 = (1, 4/9, 1).
     np.testing.assert_array_equal(state.explored_impressions, [0, 8, 0])
     np.testing.assert_array_equal(state.explored_clicks, [0, 3, 0])
+    assert all(x.dtype == jnp.int32 for x in jax.tree.leaves(state))  # exact past 2^24
     np.testing.assert_allclose(examination(state), [1.0, 4 / 9, 1.0], rtol=1e-6)
     # â_i = c_i / (Σ_j κ̂_j n_ij + 1): 8/17, 2/(32/9 + 9), 1/9, 3/(32/9 + 1); unseen 0.
     rates = np.asarray(click_rates(state, params))
