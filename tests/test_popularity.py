@@ -140,6 +140,8 @@ def test_config_errors_name_key_value_and_range():
         PopularityConfig(prior_strength=0.0).validate()
     with pytest.raises(ConfigError, match=r"agent.cold_impressions=-1 is out of range"):
         PopularityConfig(cold_impressions=-1).validate()
+    PopularityConfig(prior_mean=0.0, cold_impressions=0.0).validate()  # the closed ends
+    PopularityConfig(prior_mean=1.0, cold_impressions=0.5).validate()
 
 
 def test_popularity_clicks_keeps_the_old_counts_of_own_clicks():
