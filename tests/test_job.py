@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import pandas as pd
 import pytest
 
-from recsim.runs import jobs, results
+from recsim.runs import interrupt, jobs, results
 from recsim.runs.experiment import Experiment
 from recsim.runs.job import ForeignResultError, run_job
 from tests.conftest import simulation
@@ -69,6 +69,21 @@ def test_another_configurations_result_is_refused_untouched(completed):
     with pytest.raises(ForeignResultError, match="completed result of another configuration"):
         run_job(other, sweep_dir / "0", ["seed=1"], sweep_dir)
     assert {p.name: p.stat().st_mtime_ns for p in (sweep_dir / "0").iterdir()} == before
+
+
+def test_an_error_raised_after_ctrl_c_is_an_interrupt_not_a_failure(tmp_path):
+    """A Ctrl-C that lands inside library code can surface as another exception (seen in
+    `tests/test_interrupt.py`: "'int' object has no attribute '_get_vars'" from JAX's
+    tracing): once Ctrl-C was requested, any error ends the job `interrupted` and re-raises
+    KeyboardInterrupt, as the sweep and the entry point expect."""
+    interrupt.REQUESTED.set()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_job(tiny_experiment(steps=7), tmp_path / "run", ["steps=7"])
+    finally:
+        interrupt.REQUESTED.clear()
+    assert jobs.read(tmp_path / "run")["status"] == "interrupted"
+    assert not results.is_completed(tmp_path / "run")
 
 
 def test_a_failing_job_is_recorded_and_returned_not_raised(tmp_path):

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from recsim.runs import checkpoint, jobs, results
+from recsim.runs import checkpoint, interrupt, jobs, results
 from recsim.runs.experiment import Experiment, RunOutput, run_and_write
 
 
@@ -151,7 +151,13 @@ def _run_locked(
     except KeyboardInterrupt:  # the user stopped it: recorded truly, then stop everything
         jobs.write(run_dir, status="interrupted", **record)
         raise
-    except Exception as error:  # recorded for the sweep; every other job goes on
+    except Exception as error:
+        # A Ctrl-C that lands inside a library can come out as another error (seen: an
+        # AttributeError from JAX's tracing): the user stopped the job all the same.
+        if interrupt.REQUESTED.is_set():
+            jobs.write(run_dir, status="interrupted", **record)
+            raise KeyboardInterrupt from error
+        # Any other error is recorded for the sweep; every other job goes on.
         with contextlib.suppress(OSError):  # e.g. the disk is full: the record stays `running`
             jobs.record_failure(run_dir, record, error)  # and its free lock tells it died
         return JobOutcome("failed", run_dir, record, error=error)
